@@ -1,0 +1,65 @@
+# gamelake command surface. `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+GAMELAKE := $(BIN)/gamelake
+STAMP := $(VENV)/.installed
+export GAMELAKE_ENV ?= local
+
+.PHONY: help setup up status down demo test test-unit test-integration lint fmt bench clean clean-lake
+
+help: ## List every target
+	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@scripts/ensure-prereqs.sh
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Install Python deps into .venv and the JVM artifacts into .gamelake (idempotent)
+	$(GAMELAKE) setup
+
+up: setup ## Start Kafka and Trino in the background
+	$(GAMELAKE) up
+
+status: ## Show the services (pid, port, health, memory, log)
+	$(GAMELAKE) status
+
+down: ## Stop the services
+	$(GAMELAKE) down
+
+demo: setup ## The main job end to end on the embedded stack
+	$(GAMELAKE) demo
+
+test: setup ## Lint, then unit and integration tests (starts or reuses the real local stack)
+	$(MAKE) --no-print-directory lint
+	GAMELAKE_ENV=test $(BIN)/pytest tests
+
+test-unit: $(STAMP) ## Unit tests only (pure transforms, no services)
+	$(BIN)/pytest tests/unit -q
+
+test-integration: setup ## Integration tests only (start or reuse the services)
+	GAMELAKE_ENV=test $(BIN)/pytest tests/integration -q
+
+lint: $(STAMP) ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP) ## Format and fix what ruff can
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup ## Benchmarks; results in bench/results
+	$(BIN)/python -m bench
+
+clean-lake: ## Stop services and delete the lake, checkpoints and service data (keeps downloads)
+	-$(GAMELAKE) down
+	rm -rf .gamelake/lake .gamelake/state
+
+clean: ## Stop services and delete everything generated (.gamelake, .venv)
+	-test -x $(GAMELAKE) && $(GAMELAKE) down
+	rm -rf .gamelake $(VENV)

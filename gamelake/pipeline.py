@@ -1,0 +1,52 @@
+"""Pipeline conventions from conf/pipeline.yaml: topic names, lake layers, table locations."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import yaml
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConf:
+    topic_prefix: str
+    topic_pattern: str
+    topic_partitions: int
+    topic_retention_hours: int
+    layers: tuple[str, ...]
+    bronze_table: str
+    bronze_partition_by: tuple[str, ...]
+
+    def topic_for(self, family: str) -> str:
+        return f"{self.topic_prefix}{family}"
+
+
+def load_pipeline_conf(conf_dir: Path) -> PipelineConf:
+    """The pipeline conventions declared in <conf_dir>/pipeline.yaml."""
+    raw = yaml.safe_load((conf_dir / "pipeline.yaml").read_text())
+    return PipelineConf(
+        topic_prefix=raw["topics"]["prefix"],
+        topic_pattern=raw["topics"]["pattern"],
+        topic_partitions=int(raw["topics"]["partitions"]),
+        topic_retention_hours=int(raw["topics"]["retention_hours"]),
+        layers=tuple(raw["lake"]["layers"]),
+        bronze_table=raw["bronze"]["table"],
+        bronze_partition_by=tuple(raw["bronze"]["partition_by"]),
+    )
+
+
+def table_path(lake: Path, layer: str, table: str) -> Path:
+    """Where a Delta table lives in the lake: <lake>/<layer>/<table>."""
+    return lake / layer / table
+
+
+def find_delta_tables(lake: Path, layers: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(layer, table) for every Delta table present in the lake, sorted."""
+    return sorted(
+        (layer, table_dir.name)
+        for layer in layers
+        if (lake / layer).is_dir()
+        for table_dir in (lake / layer).iterdir()
+        if (table_dir / "_delta_log").is_dir()
+    )

@@ -1,0 +1,1 @@
+"""The embedded local stack: JVM artifacts, Java lookup, Kafka and Trino as local processes."""

@@ -1,0 +1,240 @@
+"""JVM artifacts from Maven Central (via conf/maven/pom.xml) laid out under the home folder.
+
+Layout after `install_artifacts`:
+    <home>/jars/spark/*.jar        Delta + the Kafka source, minus what pyspark already ships
+    <home>/jars/kafka/*.jar        the Kafka broker classpath
+    <home>/dist/trino-server-<v>/  Trino with only the plugins gamelake uses
+    <home>/dist/trino-cli-<v>-executable.jar
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from gamelake.config import Paths, Versions
+from gamelake.errors import GamelakeError
+
+log = logging.getLogger(__name__)
+
+# Trino ships ~80 plugins (0.8 GB); unpacking only these keeps start-up and disk small.
+TRINO_PLUGINS = ("delta-lake",)
+_JAR_NAME = re.compile(r"^(?P<artifact>.+?)-\d[\w.\-]*\.jar$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Where the resolved artifacts live for one home folder and version set."""
+
+    paths: Paths
+    versions: Versions
+
+    @property
+    def spark_jars(self) -> Path:
+        return self.paths.jars / "spark"
+
+    @property
+    def kafka_jars(self) -> Path:
+        return self.paths.jars / "kafka"
+
+    @property
+    def trino_home(self) -> Path:
+        return self.paths.dist / f"trino-server-{self.versions.trino}"
+
+    @property
+    def trino_cli(self) -> Path:
+        return self.paths.dist / f"trino-cli-{self.versions.trino}-executable.jar"
+
+    @property
+    def stamp(self) -> Path:
+        return self.paths.home / "artifacts.json"
+
+    @property
+    def pom(self) -> Path:
+        return self.paths.conf / "maven" / "pom.xml"
+
+    def spark_jar_paths(self) -> list[Path]:
+        """The jars to hand Spark (spark.jars), or an error telling to run setup."""
+        jars = sorted(self.spark_jars.glob("*.jar"))
+        if not jars:
+            raise GamelakeError(
+                f"no Spark jars in {self.spark_jars}", fix="run `make setup` (or `gamelake setup`)"
+            )
+        return jars
+
+
+def artifact_name(jar_file: str) -> str | None:
+    """'kafka-clients-3.9.2.jar' -> 'kafka-clients' (Scala suffixes kept)."""
+    match = _JAR_NAME.match(jar_file)
+    return match.group("artifact") if match else None
+
+
+def jars_not_provided(candidates: list[Path], provided_dir: Path) -> list[Path]:
+    """The candidate jars whose artifact is not already in `provided_dir` (any version)."""
+    provided = {artifact_name(p.name) for p in provided_dir.glob("*.jar")}
+    return [c for c in candidates if artifact_name(c.name) not in provided]
+
+
+def pyspark_jars_dir() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent / "jars"
+
+
+def _fingerprint(layout: Layout) -> str:
+    digest = hashlib.sha256(layout.pom.read_bytes())
+    digest.update(",".join(TRINO_PLUGINS).encode())
+    return digest.hexdigest()
+
+
+def is_installed(layout: Layout) -> bool:
+    """True when the stamp matches the pom and every output is in place."""
+    try:
+        stamp = json.loads(layout.stamp.read_text())
+    except (FileNotFoundError, ValueError):
+        return False
+    return (
+        stamp.get("fingerprint") == _fingerprint(layout)
+        and any(layout.spark_jars.glob("*.jar"))
+        and any(layout.kafka_jars.glob("*.jar"))
+        and (layout.trino_home / "bin" / "launcher").is_file()
+        and layout.trino_cli.is_file()
+    )
+
+
+def _mvn(pom: Path, profile: str, goal: str, out_dir: Path) -> None:
+    if shutil.which("mvn") is None:
+        raise GamelakeError(
+            "Maven (mvn) is not on PATH; it resolves the JVM artifacts",
+            fix="apt-get install maven",
+        )
+    cmd = [
+        "mvn", "-B", "-q", "-f", str(pom), "-P", profile, goal,
+        f"-DoutputDirectory={out_dir}", "-DincludeScope=runtime",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        errors = [ln for ln in result.stdout.splitlines() if "ERROR" in ln][:5]
+        raise GamelakeError(
+            f"Maven could not resolve the {profile!r} artifacts:\n" + "\n".join(errors),
+            fix="check that Maven Central is reachable (mvn -X shows the URLs tried)",
+        )
+
+
+def _replace_dir(target: Path, files: list[Path]) -> None:
+    staging = target.with_name(target.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for f in files:
+        shutil.copy2(f, staging / f.name)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+
+
+def _unpack_trino(tarball: Path, dest: Path) -> None:
+    """Unpack lib/, bin/ and the chosen plugins of the Trino tarball into `dest`.
+
+    The tarball stores each shared jar once and hard-links the other copies, often to a
+    plugin we skip, so links are resolved to their source member here: one pass indexes
+    the archive, a second streams it once and writes each needed member where it goes.
+    """
+    top = f"{dest.name}/"
+    keep = ("lib/", "bin/", *(f"plugin/{p}/" for p in TRINO_PLUGINS))
+    staging = dest.with_name(dest.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+
+    destinations: dict[str, list[tuple[str, int]]] = {}  # source member -> [(rel path, mode)]
+    with tarfile.open(tarball, "r:gz") as tar:
+        for member in tar:
+            rel = member.name.removeprefix(top)
+            if not rel.startswith(keep) or ".." in Path(rel).parts:
+                continue
+            if member.isdir():
+                (staging / rel).mkdir(parents=True, exist_ok=True)
+            elif member.isfile() or member.islnk():
+                source = member.linkname if member.islnk() else member.name
+                destinations.setdefault(source, []).append((rel, member.mode))
+    with tarfile.open(tarball, "r|gz") as tar:
+        for member in tar:
+            if member.name not in destinations or not member.isfile():
+                continue
+            (first, mode), *others = destinations.pop(member.name)
+            target = staging / first
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tar.extractfile(member) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+            target.chmod(mode & 0o755 | 0o644)
+            for rel, _ in others:
+                (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.link(target, staging / rel)
+    if destinations:
+        raise GamelakeError(
+            f"{tarball.name} lacks {len(destinations)} linked files, e.g. "
+            f"{next(iter(destinations))}",
+            fix="run `gamelake setup --force`",
+        )
+    shutil.rmtree(dest, ignore_errors=True)
+    staging.rename(dest)
+
+
+def install_artifacts(
+    layout: Layout, force: bool = False, progress: Callable[[str], None] = log.info
+) -> dict[str, float]:
+    """Resolve and lay out every JVM artifact; returns seconds per step (empty if up to date)."""
+    if not force and is_installed(layout):
+        progress("JVM artifacts are up to date")
+        return {}
+    timings: dict[str, float] = {}
+    layout.paths.home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=layout.paths.home, prefix="resolve-") as tmp:
+        tmp_dir = Path(tmp)
+
+        started = time.monotonic()
+        progress("resolving Spark jars (Delta, Kafka source) with Maven")
+        _mvn(layout.pom, "spark", "dependency:copy-dependencies", tmp_dir / "spark")
+        resolved = sorted((tmp_dir / "spark").glob("*.jar"))
+        _replace_dir(layout.spark_jars, jars_not_provided(resolved, pyspark_jars_dir()))
+        timings["spark_jars_s"] = time.monotonic() - started
+
+        started = time.monotonic()
+        progress(f"resolving the Kafka {layout.versions.kafka} broker with Maven")
+        _mvn(layout.pom, "kafka", "dependency:copy-dependencies", tmp_dir / "kafka")
+        _replace_dir(layout.kafka_jars, sorted((tmp_dir / "kafka").glob("*.jar")))
+        timings["kafka_jars_s"] = time.monotonic() - started
+
+        started = time.monotonic()
+        progress(f"resolving Trino {layout.versions.trino} (0.8 GB once, then cached in ~/.m2)")
+        _mvn(layout.pom, "trino", "dependency:copy", tmp_dir / "trino")
+        layout.paths.dist.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(tmp_dir / "trino" / layout.trino_cli.name, layout.trino_cli)
+        layout.trino_cli.chmod(0o755)
+        progress(f"unpacking Trino with plugins: {', '.join(TRINO_PLUGINS)}")
+        _unpack_trino(
+            tmp_dir / "trino" / f"trino-server-{layout.versions.trino}.tar.gz", layout.trino_home
+        )
+        timings["trino_s"] = time.monotonic() - started
+
+    layout.stamp.write_text(json.dumps({"fingerprint": _fingerprint(layout)}, indent=2))
+    return timings
+
+
+def disk_usage_mb(path: Path) -> float:
+    """Bytes on disk under `path` in MiB, counting hard-linked files once."""
+    inodes = {
+        (st.st_dev, st.st_ino): st.st_size
+        for f in path.rglob("*")
+        if (st := f.lstat()) and f.is_file()
+    }
+    return sum(inodes.values()) / 2**20

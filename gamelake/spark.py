@@ -1,0 +1,94 @@
+"""The one SparkSession builder for every job, and the same settings as a spark-submit file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gamelake.config import Settings
+from gamelake.runtime.artifacts import Layout
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
+    """Spark properties for `app_name` under this profile: Delta, explicit jars, sizes."""
+    s = settings.spark
+    jars = Layout(settings.paths, settings.versions).spark_jar_paths()
+    log4j = settings.paths.conf / "spark" / "log4j2.properties"
+    conf = {
+        "spark.master": s.master,
+        "spark.app.name": app_name,
+        # Explicit paths resolved by Maven at setup: nothing is downloaded at run time.
+        "spark.jars": ",".join(str(j) for j in jars),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.driver.memory": s.driver_memory,
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log4j}",
+        "spark.sql.shuffle.partitions": str(s.shuffle_partitions),
+        "spark.ui.enabled": str(s.ui_enabled).lower(),
+        "spark.sql.session.timeZone": "UTC",
+        # Executors and the driver run this interpreter, which has gamelake installed.
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
+    }
+    conf.update(s.extra)
+    return conf
+
+
+def write_submit_properties(settings: Settings, path: Path, app_name: str = "gamelake") -> Path:
+    """Write spark_conf as a file for `spark-submit --properties-file`; returns its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conf = spark_conf(settings, app_name)
+    conf.pop("spark.app.name")  # spark-submit names the app after the job file
+    lines = [f"# written by `gamelake spark-conf` for profile {settings.env!r}; do not edit"]
+    lines += [f"{key} {value}" for key, value in sorted(conf.items())]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def submit_properties_path(settings: Settings) -> Path:
+    return settings.paths.home / "spark" / f"{settings.env}.conf"
+
+
+def submit_env(base: dict[str, str]) -> dict[str, str]:
+    """`base` environment plus what spark-submit needs to find this interpreter's pyspark."""
+    import pyspark
+
+    env = dict(base)
+    env["SPARK_HOME"] = str(Path(pyspark.__file__).parent)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    return env
+
+
+def build_session(settings: Settings, app_name: str) -> SparkSession:
+    """A SparkSession with Delta and the Kafka source (reuses one spark-submit created)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder
+    for key, value in spark_conf(settings, app_name).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def submit_command(settings: Settings, job: str, job_args: list[str]) -> list[str]:
+    """The spark-submit command line for jobs/<job>.py under this profile."""
+    from gamelake.errors import GamelakeError
+
+    job_file = settings.paths.root / "jobs" / f"{job}.py"
+    if not job_file.is_file():
+        known = sorted(p.stem for p in (settings.paths.root / "jobs").glob("[a-z]*.py"))
+        raise GamelakeError(f"no job {job!r}", fix=f"choose one of: {', '.join(known)}")
+    props = write_submit_properties(settings, submit_properties_path(settings))
+    spark_submit = Path(sys.executable).parent / "spark-submit"
+    return [
+        str(spark_submit),
+        "--properties-file",
+        str(props),
+        str(job_file),
+        "--env",
+        settings.env,
+        *job_args,
+    ]

@@ -1,0 +1,93 @@
+"""Talking to Trino: queries, schemas, and registering the lake's Delta tables."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+from gamelake.config import Settings, TrinoSettings
+from gamelake.errors import GamelakeError
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def connect(trino: TrinoSettings, user: str | None = None, schema: str | None = None):
+    """A DB-API connection to the profile's Trino, on its Delta catalog."""
+    import trino as trino_dbapi
+
+    return trino_dbapi.dbapi.connect(
+        host=trino.host,
+        port=trino.port,
+        user=user or trino.user,
+        catalog=trino.catalog,
+        schema=schema,
+        http_scheme="http",
+    )
+
+
+def run(conn, sql: str) -> Result:
+    """Run one statement and fetch every row."""
+    from trino.exceptions import TrinoQueryError
+
+    cur = conn.cursor()
+    try:
+        cur.execute(sql)
+        rows = [tuple(r) for r in cur.fetchall()]
+    except TrinoQueryError as exc:
+        raise GamelakeError(f"Trino rejected the query: {exc.message}") from exc
+    except Exception as exc:  # connection refused, timeouts: the trino client wraps many types
+        if "Connection refused" in str(exc) or "Max retries" in str(exc):
+            raise GamelakeError(
+                f"cannot reach Trino: {exc}", fix="run `gamelake up` and check `gamelake status`"
+            ) from exc
+        raise
+    columns = [d[0] for d in (cur.description or [])]
+    return Result(columns, rows)
+
+
+def trino_location(lake: Path, table_dir: Path) -> str:
+    """The local:/// location Trino's native local filesystem resolves under the lake."""
+    return "local:///" + table_dir.resolve().relative_to(lake.resolve()).as_posix()
+
+
+def register_table(conn, catalog: str, layer: str, table: str, location: str) -> bool:
+    """Register a Delta table Spark wrote, once; returns True if it was newly registered."""
+    run(conn, f"create schema if not exists {catalog}.{layer}")
+    exists = run(
+        conn,
+        f"select 1 from {catalog}.information_schema.tables "
+        f"where table_schema = '{layer}' and table_name = '{table}'",
+    ).rows
+    if exists:
+        return False
+    run(
+        conn,
+        f"call {catalog}.system.register_table(schema_name => '{layer}', "
+        f"table_name => '{table}', table_location => '{location}')",
+    )
+    log.info("registered %s.%s.%s at %s", catalog, layer, table, location)
+    return True
+
+
+def register_lake(settings: Settings) -> list[str]:
+    """Register every Delta table of the lake's layers in Trino; returns the new ones."""
+    from gamelake.pipeline import find_delta_tables, load_pipeline_conf, table_path
+
+    pipeline = load_pipeline_conf(settings.paths.conf)
+    conn = connect(settings.trino)
+    new = []
+    for layer, table in find_delta_tables(settings.paths.lake, pipeline.layers):
+        location = trino_location(
+            settings.paths.lake, table_path(settings.paths.lake, layer, table)
+        )
+        if register_table(conn, settings.trino.catalog, layer, table, location):
+            new.append(f"{layer}.{table}")
+    return new

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from gamelake.config import load_settings, load_versions
+from gamelake.errors import GamelakeError
+
+
+def test_local_profile_resolves_paths_under_root(root):
+    s = load_settings("local", root)
+    assert s.env == "local"
+    assert s.paths.lake == root / ".gamelake" / "lake"
+    assert s.paths.jars == root / ".gamelake" / "jars"
+    assert s.kafka.bootstrap_servers == f"127.0.0.1:{s.kafka.port}"
+    assert s.trino.url == f"http://127.0.0.1:{s.trino.port}"
+
+
+def test_test_profile_extends_local(root):
+    local, test = load_settings("local", root), load_settings("test", root)
+    assert test.env == "test"
+    assert test.kafka == local.kafka  # same services: tests reuse what `up` started
+    assert test.spark.shuffle_partitions == 2
+
+
+def test_overrides_win_over_the_profile(root, tmp_path):
+    s = load_settings("local", root, {"paths": {"state": str(tmp_path)}, "kafka": {"port": 1234}})
+    assert s.paths.state == tmp_path
+    assert s.kafka.port == 1234
+    assert s.kafka.controller_port == load_settings("local", root).kafka.controller_port
+
+
+def test_unknown_profile_names_the_known_ones(root):
+    with pytest.raises(GamelakeError) as err:
+        load_settings("nope", root)
+    assert "local" in err.value.fix and "nope" in err.value.cause
+
+
+def test_unknown_key_in_profile_is_a_clear_error(root):
+    with pytest.raises(GamelakeError, match="unknown key"):
+        load_settings("local", root, {"kafka": {"prot": 1}})
+
+
+def test_python_pins_match_the_jvm_versions_in_the_pom(root):
+    """pyspark and delta-spark must match the jars Maven resolves, or Spark fails at run time."""
+    versions = load_versions(root / "conf" / "maven" / "pom.xml")
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = dict(d.split("==") for d in deps)
+    assert pins["pyspark"] == versions.spark
+    assert pins["delta-spark"] == versions.delta
+    assert versions.trino == "476"
+    assert versions.trino_java_min >= 24
