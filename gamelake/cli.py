@@ -9,12 +9,11 @@ import sys
 import time
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
 from gamelake.config import DEFAULT_ENV, Settings, load_settings
-from gamelake.display import print_result
+from gamelake.display import make_console, print_result
 from gamelake.errors import GamelakeError
 
 app = typer.Typer(
@@ -28,8 +27,8 @@ trino_app = typer.Typer(help="Trino: register lake tables.", no_args_is_help=Tru
 app.add_typer(topics_app, name="topics")
 app.add_typer(trino_app, name="trino")
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 log = logging.getLogger("gamelake")
 
 
@@ -267,6 +266,20 @@ def demo(ctx: typer.Context) -> None:
     from gamelake import demo as demo_mod
 
     demo_mod.run(_settings(ctx), console)
+
+
+def _register_feature_commands() -> None:
+    """Add the commands of every gamelake/commands/<name>.py (each has register(app))."""
+    import importlib
+    import pkgutil
+
+    from gamelake import commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"gamelake.commands.{info.name}").register(app)
+
+
+_register_feature_commands()
 
 
 def main() -> None:
