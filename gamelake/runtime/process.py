@@ -93,6 +93,13 @@ def start_detached(
             cwd=cwd,
             start_new_session=True,
         )
+    # Popen can return before /proc shows the new program's command line; until it does,
+    # pid() would take the service for dead (and drop its pid file).
+    deadline = time.monotonic() + 10
+    while proc.poll() is None and not _cmdline_contains(proc.pid, handle.marker):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
     handle.pid_file.write_text(f"{proc.pid}\n")
     return proc.pid
 
