@@ -109,6 +109,12 @@ def up(
     timings = stack.up(settings, only or None)
     for name, seconds in timings.items():
         log.info("%s ready%s", name, f" in {seconds:.1f}s" if seconds else " (was running)")
+    if "kafka" in timings:
+        from gamelake.kafka_io import ensure_family_topics
+
+        created = ensure_family_topics(settings)
+        if created:
+            log.info("created topics: %s", ", ".join(created))
 
 
 @app.command()
@@ -150,47 +156,46 @@ def down(
 # --- Kafka topics ----------------------------------------------------------------------------
 
 
-def _ensure_topics(settings: Settings, families: list[str] | None = None) -> list[str]:
-    from gamelake.kafka_io import create_topics
-    from gamelake.pipeline import load_pipeline_conf
-
-    pipeline = load_pipeline_conf(settings.paths.conf)
-    names = [pipeline.topic_for(f) for f in (families or [])]
-    if not names:
-        return []
-    created = create_topics(
-        settings.kafka.bootstrap_servers,
-        names,
-        pipeline.topic_partitions,
-        pipeline.topic_retention_hours,
-    )
-    if created:
-        log.info("created topics: %s", ", ".join(created))
-    return created
-
-
 @topics_app.command("create")
 def topics_create(
-    ctx: typer.Context, families: list[str] = typer.Argument(..., help="Event families.")
+    ctx: typer.Context,
+    families: list[str] = typer.Argument(None, help="Event families (default: all)."),
 ) -> None:
-    """Create the topics of the given families (existing ones are left alone)."""
-    created = _ensure_topics(_settings(ctx), families)
-    if not created:
-        log.info("all topics exist already")
+    """Create the topics of the families, the unrouted and the rejects topics (idempotent)."""
+    from gamelake.kafka_io import ensure_family_topics
+
+    created = ensure_family_topics(_settings(ctx), families or None)
+    log.info("created: %s", ", ".join(created) if created else "nothing, all topics exist")
 
 
 @topics_app.command("list")
 def topics_list(ctx: typer.Context) -> None:
-    """List the broker's topics."""
-    from kafka import KafkaAdminClient
+    """List the broker's topics (internal ones aside)."""
+    from gamelake.kafka_io import describe_topics
 
-    admin = KafkaAdminClient(bootstrap_servers=_settings(ctx).kafka.bootstrap_servers)
-    try:
-        for name in sorted(admin.list_topics()):
-            if not name.startswith("__"):
-                console.print(name)
-    finally:
-        admin.close()
+    for info in describe_topics(_settings(ctx).kafka.bootstrap_servers):
+        console.print(info.name)
+
+
+@topics_app.command("describe")
+def topics_describe(
+    ctx: typer.Context,
+    topics: list[str] = typer.Argument(None, help="Topics (default: the families' topics)."),
+) -> None:
+    """Partitions and end offsets (records ever written) of each topic."""
+    from rich.table import Table
+
+    from gamelake.kafka_io import describe_topics, family_topics
+
+    settings = _settings(ctx)
+    infos = describe_topics(settings.kafka.bootstrap_servers, topics or family_topics(settings))
+    table = Table(title="topics")
+    for col in ("topic", "partitions", "end offsets", "records"):
+        table.add_column(col)
+    for info in infos:
+        offsets = ", ".join(f"{p}:{o}" for p, o in sorted(info.end_offsets.items()))
+        table.add_row(info.name, str(info.partitions), offsets, str(info.total))
+    console.print(table)
 
 
 # --- Spark jobs ------------------------------------------------------------------------------
@@ -211,6 +216,25 @@ def submit(ctx: typer.Context, job: str = typer.Argument(..., help="A job in job
     from gamelake.spark import submit_command, submit_env
 
     cmd = submit_command(_settings(ctx), job, list(ctx.args))
+    log.info("$ %s", " ".join(cmd))
+    raise typer.Exit(subprocess.run(cmd, env=submit_env(dict(os.environ))).returncode)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    stages: str = typer.Option("bronze,silver", help="Comma list of stages."),
+    once: bool = typer.Option(False, "--once", help="Drain what Kafka holds now, then stop."),
+) -> None:
+    """Run the streaming stages in one Spark application (jobs/pipeline.py via spark-submit).
+
+    Without --once it keeps streaming until Ctrl-C. Extra arguments go to the job
+    (see `gamelake submit pipeline -- --help`).
+    """
+    from gamelake.spark import submit_command, submit_env
+
+    job_args = ["--stages", stages, *(["--once"] if once else []), *ctx.args]
+    cmd = submit_command(_settings(ctx), "pipeline", job_args)
     log.info("$ %s", " ".join(cmd))
     raise typer.Exit(subprocess.run(cmd, env=submit_env(dict(os.environ))).returncode)
 

@@ -17,6 +17,10 @@ class PipelineConf:
     layers: tuple[str, ...]
     bronze_table: str
     bronze_partition_by: tuple[str, ...]
+    # Records no family claims; matches topic_pattern so bronze keeps them too.
+    default_topic: str
+    # Events the collector refused, with its errors; bronze keeps them, silver quarantines.
+    rejects_topic: str
 
     def topic_for(self, family: str) -> str:
         return f"{self.topic_prefix}{family}"
@@ -33,6 +37,8 @@ def load_pipeline_conf(conf_dir: Path) -> PipelineConf:
         layers=tuple(raw["lake"]["layers"]),
         bronze_table=raw["bronze"]["table"],
         bronze_partition_by=tuple(raw["bronze"]["partition_by"]),
+        default_topic=raw["topics"]["default"],
+        rejects_topic=raw["topics"]["rejects"],
     )
 
 

@@ -1,0 +1,242 @@
+"""`gamelake generate` (simulated events to Kafka or a record file) and `gamelake produce`
+(replay a file's lines to Kafka byte for byte)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from gamelake.sinks import Summary
+
+log = logging.getLogger("gamelake")
+
+
+def _progress(total: int | None) -> Progress:
+    """A stderr progress bar showing the count and the live rate of events per second."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from rich.text import Text
+
+    from gamelake.display import make_console
+
+    class RateColumn(ProgressColumn):
+        def render(self, task) -> Text:  # type: ignore[no-untyped-def]
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} events/s" if speed else "- events/s")
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn() if total else TextColumn("{task.completed:,}"),
+        RateColumn(),
+        TimeElapsedColumn(),
+        console=make_console(stderr=True),
+        speed_estimate_period=5.0,
+    )
+
+
+def _parse_start(start: str | None, seeded: bool) -> int:
+    """The first event time, epoch ms: --start, else a fixed time for seeded runs, else now."""
+    from gamelake.errors import GamelakeError
+    from gamelake.generator import DEFAULT_START
+
+    if start is None:
+        when = DEFAULT_START if seeded else dt.datetime.now(dt.UTC)
+    else:
+        try:
+            when = dt.datetime.fromisoformat(start)
+        except ValueError as exc:
+            raise GamelakeError(
+                f"--start {start!r} is no ISO 8601 time", fix="e.g. --start 2024-06-01T00:00:00Z"
+            ) from exc
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp() * 1000)
+
+
+def _log_summary(summary: Summary, where: str) -> None:
+    log.info(
+        "sent %d records to %s in %.1fs (%.0f events/s)",
+        summary.records,
+        where,
+        summary.seconds,
+        summary.rate,
+    )
+    log.info("per family: %s", ", ".join(f"{f}={n}" for f, n in sorted(summary.per_family.items())))
+    malformed = sum(summary.malformed.values())
+    kinds = ", ".join(f"{k}={n}" for k, n in sorted(summary.malformed.items()))
+    log.info(
+        "duplicates: %d, malformed: %d%s, late: %d",
+        summary.duplicates,
+        malformed,
+        f" ({kinds})" if kinds else "",
+        summary.late,
+    )
+    for topic, n in sorted(summary.per_topic.items()):
+        log.info("  %s: %d", topic, n)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def generate(
+        ctx: typer.Context,
+        events: int = typer.Option(None, "--events", "-n", help="How many records to send."),
+        duration: float = typer.Option(None, "--duration", help="Stop after this many seconds."),
+        rate: float = typer.Option(
+            0.0, "--rate", help="Average events/s, steady with bursts; 0 = as fast as possible."
+        ),
+        seed: int = typer.Option(
+            None, "--seed", min=0, help="Same seed and options => byte-identical records."
+        ),
+        families: str = typer.Option(
+            None, "--families", help="Comma-separated families (default: all contracts)."
+        ),
+        start: str = typer.Option(
+            None, "--start", help="First event time, ISO 8601 (default: fixed when seeded)."
+        ),
+        late_fraction: float = typer.Option(
+            0.0, "--late-fraction", help="Share of events whose time is minutes behind."
+        ),
+        duplicate_fraction: float = typer.Option(
+            0.0, "--duplicate-fraction", help="Share of exact re-sends of earlier records."
+        ),
+        malformed_fraction: float = typer.Option(
+            0.0, "--malformed-fraction", help="Share of broken or contract-violating records."
+        ),
+        out: Path = typer.Option(
+            None, "--out", help="Write a record file (JSONL, see gamelake.sinks) not Kafka."
+        ),
+        topic_prefix: str = typer.Option(
+            None, "--topic-prefix", help="Topic prefix (default: conf/pipeline.yaml's)."
+        ),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            min=1,
+            help="Processes sending to Kafka, each an independent shard of the world.",
+        ),
+    ) -> None:
+        """Simulated game events of every family, to their Kafka topics or to a record file."""
+        import dataclasses
+        import random
+
+        from gamelake import sinks
+        from gamelake.contracts import load_contracts
+        from gamelake.errors import GamelakeError
+        from gamelake.generator import GeneratorOptions, generate, validate_options
+        from gamelake.kafka_io import create_topics
+        from gamelake.pipeline import load_pipeline_conf
+
+        settings = ctx.obj
+        if events is not None and duration is not None:
+            raise GamelakeError("both --events and --duration given", fix="give one of them")
+        if events is None and duration is None:
+            events = 1000
+        if rate < 0:
+            raise GamelakeError(f"--rate is {rate}", fix="give events/s >= 0 (0: unpaced)")
+        contracts = load_contracts(settings.paths.conf / "contracts")
+        options = GeneratorOptions(
+            seed=random.SystemRandom().randrange(2**32) if seed is None else seed,
+            events=events,
+            families=tuple(f.strip() for f in families.split(",") if f.strip())
+            if families
+            else None,
+            start_ms=_parse_start(start, seeded=seed is not None),
+            late_fraction=late_fraction,
+            duplicate_fraction=duplicate_fraction,
+            malformed_fraction=malformed_fraction,
+        )
+        chosen = validate_options(contracts, options)
+        log.info("seed %d, families: %s", options.seed, ", ".join(chosen))
+        total = events if events is not None else (int(duration * rate) if rate else None)
+
+        with _progress(total) as progress:
+            task = progress.add_task("generate", total=total)
+
+            def on_progress(n: int) -> None:
+                progress.update(task, completed=n)
+
+            if out is not None:
+                if workers > 1:
+                    raise GamelakeError("--workers needs Kafka", fix="drop --out or --workers")
+                summary = sinks.to_file(
+                    out, generate(contracts, options), rate, duration, on_progress
+                )
+                where = str(out)
+            else:
+                pipeline = load_pipeline_conf(settings.paths.conf)
+                if topic_prefix:
+                    pipeline = dataclasses.replace(pipeline, topic_prefix=topic_prefix)
+                topics = {f: pipeline.topic_for(f) for f in chosen}
+                bootstrap = settings.kafka.bootstrap_servers
+                created = create_topics(
+                    bootstrap,
+                    topics.values(),
+                    pipeline.topic_partitions,
+                    pipeline.topic_retention_hours,
+                )
+                if created:
+                    log.info("created topics: %s", ", ".join(created))
+                summary = sinks.to_kafka_sharded(
+                    bootstrap,
+                    settings.paths.conf / "contracts",
+                    options,
+                    topics,
+                    workers,
+                    rate,
+                    duration,
+                    on_progress,
+                )
+                where = f"Kafka at {bootstrap}" + (
+                    f" from {workers} processes" if workers > 1 else ""
+                )
+        _log_summary(summary, where)
+
+    @app.command()
+    def produce(
+        ctx: typer.Context,
+        file: Path = typer.Argument(..., help="A JSONL file: record-file lines or raw payloads."),
+        topic: str = typer.Option(None, "--topic", help="Send every line to this topic."),
+        family: str = typer.Option(
+            None, "--family", help="Send every line to this family's topic."
+        ),
+        raw: bool = typer.Option(
+            False, "--raw", help="Every line is a payload, even one that looks like a wrapper."
+        ),
+    ) -> None:
+        """Send each line of a file to Kafka exactly as it is (record-file lines unwrapped);
+        lines no family claims go to the pipeline's default topic."""
+        from gamelake.contracts import load_contracts
+        from gamelake.pipeline import load_pipeline_conf
+        from gamelake.sinks import replay_file
+
+        settings = ctx.obj
+        pipeline = load_pipeline_conf(settings.paths.conf)
+        families = list(load_contracts(settings.paths.conf / "contracts"))
+        result = replay_file(
+            settings.kafka.bootstrap_servers, file, pipeline, families, topic, family, raw
+        )
+        for name, n in sorted(result.per_topic.items()):
+            log.info("  %s: %d", name, n)
+        log.info("sent %d records from %s", sum(result.per_topic.values()), file)
+        if result.unrouted:
+            log.warning(
+                "%d lines named no known family: sent to %s (use --topic or --family)",
+                result.unrouted,
+                pipeline.default_topic,
+            )
+        if result.blank_lines:
+            log.info("skipped %d blank lines", result.blank_lines)
