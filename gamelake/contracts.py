@@ -26,7 +26,7 @@ PARSERS = ("xy", "mode_tier")
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 _SPEC_KEYS = {
     "type", "required", "enum", "min", "max", "pattern", "pii", "secret", "column", "doc",
-    "format", "items", "fields", "parse", "child_table",
+    "format", "items", "fields", "parse", "child_table", "scalar_field",
 }  # fmt: skip
 
 
@@ -49,6 +49,7 @@ class Field:
     format: str | None = None
     parse: str | None = None
     child_table: str | None = None
+    scalar_field: str | None = None  # json items: which object field a bare scalar item fills
     items: Field | None = None
     fields: tuple[Field, ...] = ()
 
@@ -101,6 +102,10 @@ class Contract:
     def leaves(self) -> list[Field]:
         """The non-struct fields: silver's flattened columns (arrays included as one column)."""
         return [f for f in self.walk() if f.type != "struct"]
+
+    def child_arrays(self) -> list[Field]:
+        """Array fields normalised into child tables (one row per item)."""
+        return [f for f in self.walk() if f.type == "array" and f.child_table]
 
     def secret_paths(self) -> list[tuple[str, ...]]:
         """Paths of the fields that must never land anywhere."""
@@ -191,6 +196,8 @@ def _parse_field(name: str, spec: Any, parent: tuple[str, ...], where: str) -> F
     ftype = str(spec.get("type", ""))
     if ftype not in (*SCALAR_TYPES, "struct", "array") and not _DECIMAL.match(ftype):
         raise GamelakeError(f"{where}: field {name!r} has unknown type {ftype!r}")
+    if spec.get("fields") and ftype not in ("struct", "json"):
+        raise GamelakeError(f"{where}: only struct and json fields declare `fields` ({name!r})")
     if ftype == "struct" and not spec.get("fields"):
         raise GamelakeError(f"{where}: struct {name!r} declares no fields")
     if ftype == "array" and "items" not in spec:
@@ -219,6 +226,7 @@ def _parse_field(name: str, spec: Any, parent: tuple[str, ...], where: str) -> F
         format=spec.get("format"),
         parse=spec.get("parse"),
         child_table=spec.get("child_table"),
+        scalar_field=spec.get("scalar_field"),
         items=_parse_field("item", spec["items"], path, where) if ftype == "array" else None,
         fields=tuple(
             _parse_field(n, s, path, where) for n, s in (spec.get("fields") or {}).items()

@@ -1,87 +1,130 @@
 """`gamelake demo`: the main job end to end on the embedded stack, printed for a person.
 
-Today: up -> topics -> produce the seed-000 sample events -> bronze job through spark-submit
--> register in Trino -> the records read back through Trino.
+up -> topics -> generated game events into Kafka -> bronze and silver (spark-submit, --once)
+-> every lake table registered in Trino -> a few questions answered from silver by Trino.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
 import os
+import random
 import subprocess
-from pathlib import Path
 
 from rich.console import Console
 
-from gamelake import kafka_io, trino_client
+from gamelake import kafka_io, sinks, trino_client
 from gamelake.config import Settings
+from gamelake.contracts import load_contracts
 from gamelake.display import print_result
 from gamelake.errors import GamelakeError
+from gamelake.generator import GeneratorOptions, generate
 from gamelake.pipeline import load_pipeline_conf
 from gamelake.runtime import stack
 from gamelake.spark import submit_command, submit_env
 
 log = logging.getLogger(__name__)
 
+DEMO_EVENTS = 20_000
+# (title, query) shown at the end; {c} is the catalog.
+QUESTIONS = (
+    (
+        "events per family in silver, and what quarantine caught",
+        """
+        with silver as (
+            select family, count(*) as events from {c}.silver.telemetry group by 1
+            union all select family, count(*) from {c}.silver.player_action group by 1
+            union all select family, count(*) from {c}.silver.transaction group by 1
+            union all select family, count(*) from {c}.silver.game_api group by 1
+            union all select family, count(*) from {c}.silver.user_score group by 1
+        ),
+        quarantined as (
+            select family, count(*) as quarantined from {c}.ops.quarantine group by 1
+        )
+        select s.family, s.events, coalesce(q.quarantined, 0) as quarantined
+        from silver as s left join quarantined as q on s.family = q.family
+        order by s.family
+        """,
+    ),
+    (
+        "kills, deaths and K/D per player (top 5 by kills)",
+        """
+        select player_id,
+               count_if(event_type = 'kill') as kills,
+               count_if(event_type = 'death') as deaths,
+               round(cast(count_if(event_type = 'kill') as double)
+                     / nullif(count_if(event_type = 'death'), 0), 2) as kd_ratio
+        from {c}.silver.telemetry
+        group by player_id
+        order by kills desc, player_id
+        limit 5
+        """,
+    ),
+    (
+        "purchases and refunds by item type (USD)",
+        """
+        select item_type, transaction_type, count(*) as transactions, sum(amount) as amount
+        from {c}.silver.transaction
+        where currency = 'USD'
+        group by 1, 2
+        order by 1, 2
+        """,
+    ),
+    (
+        "top 5 teams by total score",
+        """
+        select team_id, sum(score) as total_score, count(distinct user_id) as players
+        from {c}.silver.user_score
+        group by team_id
+        order by total_score desc
+        limit 5
+        """,
+    ),
+)
 
-def sample_records(path: Path, topic_prefix: str) -> list[tuple[str, bytes, bytes]]:
-    """(topic, key, value) records from a JSONL of {"family", "key", "value"} lines."""
-    records = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            item = json.loads(line)
-            records.append(
-                (
-                    f"{topic_prefix}{item['family']}",
-                    str(item["key"]).encode(),
-                    json.dumps(item["value"], separators=(",", ":")).encode(),
-                )
-            )
-    return records
 
-
-def run(settings: Settings, console: Console) -> None:
+def run(settings: Settings, console: Console, events: int = DEMO_EVENTS) -> None:
+    """Run the demo, printing each step; raises GamelakeError on the first failure."""
     pipeline = load_pipeline_conf(settings.paths.conf)
+    contracts = load_contracts(settings.paths.conf / "contracts")
     console.rule("1/5 services")
     stack.up(settings)
+    kafka_io.ensure_family_topics(settings)
 
-    console.rule("2/5 produce sample events to Kafka")
-    records = sample_records(settings.paths.conf / "demo" / "seed_000.jsonl", pipeline.topic_prefix)
-    kafka_io.create_topics(
-        settings.kafka.bootstrap_servers,
-        [topic for topic, _, _ in records],
-        pipeline.topic_partitions,
-        pipeline.topic_retention_hours,
+    console.rule(f"2/5 {events} generated game events into Kafka")
+    options = GeneratorOptions(
+        seed=random.randrange(1 << 30),
+        events=events,
+        late_fraction=0.02,
+        duplicate_fraction=0.03,
+        malformed_fraction=0.05,
     )
-    # Kafka record timestamps are the producer's clock: this run's records are those after it.
-    since = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=1)
-    sent = kafka_io.produce(settings.kafka.bootstrap_servers, records)
-    log.info("produced %d records", sent)
+    summary = sinks.to_kafka(
+        settings.kafka.bootstrap_servers,
+        generate(contracts, options),
+        {f: pipeline.topic_for(f) for f in contracts},
+    )
+    log.info(
+        "sent %d events (%d duplicates, %d malformed, %d late) in %.1fs",
+        summary.records, summary.duplicates, sum(summary.malformed.values()), summary.late,
+        summary.seconds,
+    )  # fmt: skip
 
-    console.rule("3/5 bronze job (spark-submit, --once)")
-    cmd = submit_command(settings, "bronze", ["--once"])
+    console.rule("3/5 bronze and silver (spark-submit jobs/pipeline.py --once)")
+    cmd = submit_command(settings, "pipeline", ["--once"])
     log.info("$ %s", " ".join(cmd))
     if subprocess.run(cmd, env=submit_env(dict(os.environ))).returncode != 0:
-        raise GamelakeError("the bronze job failed", fix="read its output above")
+        raise GamelakeError("the pipeline job failed", fix="read its output above")
 
     console.rule("4/5 register lake tables in Trino")
     new = trino_client.register_lake(settings)
     log.info("registered: %s", ", ".join(new) if new else "all tables were registered already")
 
-    console.rule("5/5 read back through Trino")
+    console.rule("5/5 questions answered by Trino from silver")
     conn = trino_client.connect(settings.trino)
-    result = trino_client.run(
-        conn,
-        f"""
-        select family, kafka_partition, kafka_offset, from_utf8(value) as record
-        from {settings.trino.catalog}.bronze.{pipeline.bronze_table}
-        where kafka_ts >= timestamp '{since:%Y-%m-%d %H:%M:%S} UTC'
-        order by family, kafka_partition, kafka_offset
-        """,
+    for title, sql in QUESTIONS:
+        print_result(console, trino_client.run(conn, sql.format(c=settings.trino.catalog)), title)
+    console.print(
+        f"[green]demo ok:[/green] {summary.records} events Kafka -> bronze -> silver -> Trino; "
+        f"open the console with `gamelake sql`"
     )
-    print_result(console, result, title=f"bronze.{pipeline.bronze_table}: this run's records")
-    if len(result.rows) != sent:
-        raise GamelakeError(f"produced {sent} records but Trino shows {len(result.rows)}")
-    console.print(f"[green]demo ok:[/green] {sent} records Kafka -> Spark/Delta -> Trino")

@@ -59,17 +59,54 @@ def write_delta_stream(
     )
 
 
-def log_progress(query: StreamingQuery) -> int:
-    """Log each finished micro-batch of `query`; returns the rows it read in total."""
-    total = 0
-    for p in query.recentProgress:
-        rows = int(p.get("numInputRows", 0))
-        total += rows
-        log.info(
-            "%s batch %s: %d rows in %d ms",
-            p.get("name"),
-            p.get("batchId"),
-            rows,
-            p.get("durationMs", {}).get("triggerExecution", 0),
-        )
-    return total
+def for_each_batch(
+    df: DataFrame,
+    handler,
+    checkpoint: Path,
+    query_name: str,
+    once: bool,
+    interval: str = "10 seconds",
+) -> StreamingQuery:
+    """Run `handler(batch_df, batch_id)` on every micro-batch of a stream."""
+    return (
+        df.writeStream.foreachBatch(handler)
+        .option("checkpointLocation", str(checkpoint))
+        .queryName(query_name)
+        .trigger(**trigger_kwargs(once, interval))
+        .start()
+    )
+
+
+def rows_read(query: StreamingQuery) -> int:
+    """Rows a finished query read over the batches Spark still remembers."""
+    return sum(int(p.get("numInputRows", 0)) for p in query.recentProgress)
+
+
+def read_delta_stream(
+    spark: SparkSession, path: Path, max_files_per_trigger: int | None
+) -> DataFrame:
+    """A Delta table as a stream of its appends."""
+    reader = spark.readStream.format("delta")
+    if max_files_per_trigger:
+        reader = reader.option("maxFilesPerTrigger", str(max_files_per_trigger))
+    return reader.load(str(path))
+
+
+def write_delta_batch(
+    df: DataFrame, path: Path, partition_by: Sequence[str], app_id: str, version: int
+) -> None:
+    """Append a micro-batch to a Delta table at most once per (app_id, version).
+
+    Delta skips a write whose txnVersion is not above the last one committed for txnAppId,
+    so a batch replayed after a crash never doubles its rows.
+    """
+    (
+        df.write.format("delta")
+        .mode("append")
+        .option("txnAppId", app_id)
+        .option("txnVersion", str(version))
+        # New contract fields become new columns instead of failing the stream.
+        .option("mergeSchema", "true")
+        .partitionBy(*partition_by)
+        .save(str(path))
+    )

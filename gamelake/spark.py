@@ -30,6 +30,11 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.sql.shuffle.partitions": str(s.shuffle_partitions),
         "spark.ui.enabled": str(s.ui_enabled).lower(),
         "spark.sql.session.timeZone": "UTC",
+        # JSON with a repeated key: the last one wins, as in most JSON parsers.
+        "spark.sql.mapKeyDedupPolicy": "LAST_WIN",
+        # Streams append small batches: coalesce files on write and compact behind them.
+        "spark.databricks.delta.optimizeWrite.enabled": "true",
+        "spark.databricks.delta.autoCompact.enabled": "true",
         # Executors and the driver run this interpreter, which has gamelake installed.
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,

@@ -5,86 +5,51 @@ Submit it with the project's Spark settings (jars, Delta, sizes of the profile):
     .venv/bin/gamelake spark-conf          # writes .gamelake/spark/<profile>.conf
     .venv/bin/spark-submit --properties-file .gamelake/spark/local.conf jobs/bronze.py --once
 
-or through the CLI, which does the same: `gamelake submit bronze -- --once`.
+or through the CLI, which does the same: `gamelake submit bronze --once`.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import os
 import sys
 
-from gamelake.bronze import to_bronze
-from gamelake.config import DEFAULT_ENV, load_settings
-from gamelake.io import log_progress, read_kafka_stream, write_delta_stream
-from gamelake.pipeline import load_pipeline_conf, table_path
+from gamelake import jobargs
+from gamelake.io import rows_read
+from gamelake.progress import ProgressRecorder
 from gamelake.spark import build_session
+from gamelake.streams import start_bronze
 
 log = logging.getLogger("gamelake.jobs.bronze")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="bronze", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--env",
-        default=os.environ.get("GAMELAKE_ENV", DEFAULT_ENV),
-        help="conf/env profile (default: $GAMELAKE_ENV or local)",
-    )
-    parser.add_argument("--topic-pattern", help="regex of topics to read (default: conf)")
-    parser.add_argument("--table", help="bronze table name (default: conf)")
-    parser.add_argument("--checkpoint", help="checkpoint folder (default: state/checkpoints/)")
-    parser.add_argument(
-        "--starting-offsets",
-        default="earliest",
-        help="earliest | latest | Spark's JSON of offsets (first run only)",
-    )
-    parser.add_argument(
-        "--max-offsets-per-trigger", type=int, default=None, help="cap on records per micro-batch"
-    )
-    parser.add_argument(
-        "--trigger-interval",
-        default="10 seconds",
-        help="micro-batch interval when running continuously",
-    )
-    parser.add_argument(
-        "--once", action="store_true", help="process what is in Kafka now, then stop (availableNow)"
-    )
+def parse_args(argv: list[str] | None = None):
+    parser = jobargs.stream_parser("bronze", __doc__.splitlines()[0])
+    jobargs.add_kafka_args(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    settings = load_settings(args.env)
-    pipeline = load_pipeline_conf(settings.paths.conf)
-    table = args.table or pipeline.bronze_table
-    target = table_path(settings.paths.lake, "bronze", table)
-    checkpoint = args.checkpoint or str(settings.paths.checkpoints / "bronze" / table)
-
-    spark = build_session(settings, app_name=f"gamelake-bronze-{table}")
-    source = read_kafka_stream(
+    jobargs.configure_logging()
+    job = jobargs.resolve(args)
+    spark = build_session(job.settings, app_name="gamelake-bronze")
+    recorder = ProgressRecorder()
+    spark.streams.addListener(recorder)
+    query = start_bronze(
         spark,
-        settings.kafka.bootstrap_servers,
-        args.topic_pattern or pipeline.topic_pattern,
-        args.starting_offsets,
-        args.max_offsets_per_trigger,
+        job.settings.kafka.bootstrap_servers,
+        job.topic_pattern,
+        job.topic_prefix,
+        jobargs.secret_keys(job.contracts),
+        job.bronze_path,
+        job.pipeline.bronze_partition_by,
+        job.checkpoints / "bronze" / job.pipeline.bronze_table,
+        job.options,
     )
-    query = write_delta_stream(
-        to_bronze(source, pipeline.topic_prefix),
-        target,
-        checkpoint,
-        pipeline.bronze_partition_by,
-        query_name=f"bronze_{table}",
-        once=args.once,
-        interval=args.trigger_interval,
-    )
-    log.info("bronze stream %s -> %s (checkpoint %s)", query.id, target, checkpoint)
+    log.info("bronze stream %s -> %s", query.id, job.bronze_path)
     query.awaitTermination()
-    rows = log_progress(query)
-    log.info("bronze done: %d records landed in %s", rows, target)
+    recorder.flush(spark, job.lake)
+    log.info("bronze done: %d records landed in %s", rows_read(query), job.bronze_path)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository root and the active profile's settings."""
+"""Shared fixtures: the repository root, the active profile's settings, one Spark session."""
 
 from __future__ import annotations
 
@@ -18,3 +18,13 @@ def root():
 def settings() -> Settings:
     # Entry point of the test run: the only place tests read the profile switch.
     return load_settings(os.environ.get("GAMELAKE_ENV", "test"))
+
+
+@pytest.fixture(scope="session")
+def spark(settings: Settings):
+    """The project's own SparkSession (Delta, explicit jars), shared by every test."""
+    from gamelake.spark import build_session
+
+    session = build_session(settings, app_name="gamelake-tests")
+    yield session
+    session.stop()

@@ -31,3 +31,30 @@ def test_bronze_keeps_the_raw_bytes_and_kafka_coordinates(spark):
 def test_topics_outside_the_prefix_keep_their_name_as_family(spark):
     df = spark.createDataFrame([(None, b"x", "other.topic", 0, 0, None)], KAFKA_COLUMNS)
     assert to_bronze(df, "gamelake.").first().family == "other.topic"
+
+
+def test_secrets_are_redacted_wherever_they_appear(spark):
+    rows = [
+        (
+            None,
+            b'{"user_id": "u1", "password": "hunter2", "x": 1}',
+            "gamelake.game_api",
+            0,
+            0,
+            None,
+        ),
+        (None, b'{"password":12345,"n":{"password" : "a\\"b"}}', "gamelake.game_api", 0, 1, None),
+        (None, b'{"broken": "json", "password": "s3cret', "gamelake.game_api", 0, 2, None),
+        (None, b'{"user_id": "u2", "passwordless": true}', "gamelake.game_api", 0, 3, None),
+    ]
+    out = {
+        r.kafka_offset: bytes(r.value)
+        for r in to_bronze(
+            spark.createDataFrame(rows, KAFKA_COLUMNS), "gamelake.", ["password"]
+        ).collect()
+    }
+    assert out[0] == b'{"user_id": "u1", "password": "[REDACTED]", "x": 1}'
+    assert b"12345" not in out[1] and b'a\\"b' not in out[1]
+    assert out[1].count(b"[REDACTED]") == 2
+    assert b"s3cret" not in out[2]
+    assert out[3] == b'{"user_id": "u2", "passwordless": true}'  # untouched, byte for byte

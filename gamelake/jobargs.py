@@ -1,0 +1,145 @@
+"""Command-line options shared by the streaming jobs, and what they resolve to."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import re
+from pathlib import Path
+
+from gamelake.config import DEFAULT_ENV, Settings, load_settings
+from gamelake.contracts import Contract, load_contracts
+from gamelake.pipeline import PipelineConf, load_pipeline_conf, table_path
+from gamelake.streams import StreamOptions
+
+
+def stream_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """An argument parser with the options every streaming job takes."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    # Job entry point: the profile switch is read here, and only here.
+    parser.add_argument(
+        "--env",
+        default=os.environ.get("GAMELAKE_ENV", DEFAULT_ENV),
+        help="conf/env profile (default: $GAMELAKE_ENV or local)",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="process what is available now, then stop (availableNow)",
+    )
+    parser.add_argument(
+        "--trigger-interval",
+        default="10 seconds",
+        help="micro-batch interval when running continuously",
+    )
+    parser.add_argument(
+        "--checkpoint-root",
+        type=Path,
+        default=None,
+        help="folder of the stages' checkpoints (default: <state>/checkpoints)",
+    )
+    parser.add_argument(
+        "--lake", type=Path, default=None, help="lake folder to write (default: the profile's)"
+    )
+    parser.add_argument(
+        "--topic-prefix",
+        default=None,
+        help="read the topics <prefix><family> (default: conf/pipeline.yaml)",
+    )
+    return parser
+
+
+def add_kafka_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--starting-offsets",
+        default="earliest",
+        help="earliest | latest | Spark's JSON of offsets (first run only)",
+    )
+    parser.add_argument(
+        "--max-offsets-per-trigger",
+        type=int,
+        default=None,
+        help="cap on Kafka records per micro-batch",
+    )
+
+
+def add_silver_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-files-per-trigger",
+        type=int,
+        default=None,
+        help="cap on bronze files per silver micro-batch",
+    )
+    parser.add_argument(
+        "--dedup-watermark",
+        default="1 hour",
+        help="how long an event id is remembered to drop re-sends",
+    )
+
+
+def stream_options(args: argparse.Namespace) -> StreamOptions:
+    return StreamOptions(
+        once=args.once,
+        interval=args.trigger_interval,
+        starting_offsets=getattr(args, "starting_offsets", "earliest"),
+        max_offsets_per_trigger=getattr(args, "max_offsets_per_trigger", None),
+        max_files_per_trigger=getattr(args, "max_files_per_trigger", None),
+        dedup_watermark=getattr(args, "dedup_watermark", "1 hour"),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class JobContext:
+    """Everything a streaming job needs, resolved from its arguments and the profile."""
+
+    settings: Settings
+    pipeline: PipelineConf
+    contracts: dict[str, Contract]
+    topic_prefix: str
+    topic_pattern: str
+    checkpoints: Path
+    options: StreamOptions
+
+    @property
+    def lake(self) -> Path:
+        return self.settings.paths.lake
+
+    @property
+    def rejects_family(self) -> str:
+        """The family bronze gives the collector's rejects topic."""
+        return self.pipeline.rejects_topic.removeprefix(self.topic_prefix)
+
+    @property
+    def bronze_path(self) -> Path:
+        return table_path(self.lake, "bronze", self.pipeline.bronze_table)
+
+
+def resolve(args: argparse.Namespace) -> JobContext:
+    """The job's settings, conventions and options, with command-line overrides applied."""
+    overrides = {"paths": {"lake": str(args.lake)}} if args.lake else None
+    settings = load_settings(args.env, overrides=overrides)
+    pipeline = load_pipeline_conf(settings.paths.conf)
+    prefix = args.topic_prefix or pipeline.topic_prefix
+    pattern = re.escape(prefix) + ".*" if args.topic_prefix else pipeline.topic_pattern
+    return JobContext(
+        settings=settings,
+        pipeline=pipeline,
+        contracts=load_contracts(settings.paths.conf / "contracts"),
+        topic_prefix=prefix,
+        topic_pattern=pattern,
+        checkpoints=args.checkpoint_root or settings.paths.checkpoints,
+        options=stream_options(args),
+    )
+
+
+def secret_keys(contracts: dict[str, Contract]) -> list[str]:
+    """Names of the fields that must never land, over every family."""
+    return sorted({path[-1] for c in contracts.values() for path in c.secret_paths()})
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )

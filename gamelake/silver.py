@@ -1,0 +1,375 @@
+"""Silver: bronze records parsed by their family's contract into flat, typed rows, or quarantined.
+
+Everything here is derived from the contracts; no column list is written by hand:
+- `with_event_id` gives every bronze record a stable id before deduplication;
+- `parse_family` parses one family's records and sets `_reasons` (empty when valid);
+- `to_silver` / `to_quarantine` / `to_children` shape the three kinds of output rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from gamelake.contracts import Contract, Field
+
+SILVER_PARTITION_BY = ("event_type",)
+QUARANTINE_TABLE = "quarantine"
+QUARANTINE_PARTITION_BY = ("family",)
+DATETIME_MICROS = "yyyy-MM-dd HH:mm:ss.SSSSSS"
+# Strict JSON (RFC 8259): Spark's reader otherwise accepts single quotes and NaN.
+JSON_OPTIONS = {"allowSingleQuotes": "false", "allowNonNumericNumbers": "false"}
+_ANY_MAP = T.MapType(T.StringType(), T.StringType())
+_PARSED = "_e"
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """A row-level check: `violated` is true for a bad row; `message` says why, for people."""
+
+    name: str
+    violated: Column
+    message: Column
+
+
+def _json_path(path: Sequence[str]) -> str:
+    return "$." + ".".join(path)
+
+
+def _parsed(path: Sequence[str]) -> Column:
+    return (
+        F.col(_PARSED).getField(path[0])
+        if len(path) == 1
+        else _parsed(path[:-1]).getField(path[-1])
+    )
+
+
+def raw_text(value: Column) -> Column:
+    """The record's bytes as text (the JSON decoder's input)."""
+    return value.cast("string")
+
+
+def json_object(text: Column) -> Column:
+    """The top-level members of a strict JSON object as a map (values as JSON text), else null."""
+    return F.from_json(text, _ANY_MAP, JSON_OPTIONS)
+
+
+DEDUP_KEY = "_dedup_key"
+
+
+def with_event_id(bronze: DataFrame) -> DataFrame:
+    """Bronze rows plus `event_id` and the key deduplication uses (`_dedup_key`).
+
+    event_id is the producer's id when it sent a string one, else a hash of family and
+    payload: an exact re-send of an id-less event is the same fact. A payload that is not
+    a JSON object has no identity at all (two identical "502 Bad Gateway" bodies may be two
+    failures), so it is never deduplicated: its key is its place in Kafka.
+    """
+    text = raw_text(F.col("value"))
+    declared = F.when(text.rlike(r'"event_id"\s*:\s*"'), F.get_json_object(text, "$.event_id"))
+    derived = F.sha2(F.concat(F.col("family").cast("binary"), F.lit(b"\x00"), F.col("value")), 256)
+    event_id = F.coalesce(declared, derived)
+    is_object = json_object(text).isNotNull()
+    kafka_place = F.concat_ws("/", "topic", "kafka_partition", "kafka_offset")
+    return bronze.withColumns(
+        {"event_id": event_id, DEDUP_KEY: F.when(is_object, event_id).otherwise(kafka_place)}
+    )
+
+
+def parse_time(col: Column, fmt: str) -> Column:
+    """A timestamp from epoch ms, ISO-8601 text or "YYYY-MM-DD HH:MM:SS.ffffff" text (UTC)."""
+    if fmt == "epoch_ms":
+        return F.timestamp_millis(col)
+    if fmt == "iso8601":
+        return F.try_to_timestamp(col)
+    return F.try_to_timestamp(col, F.lit(DATETIME_MICROS))
+
+
+def _field_rules(f: Field) -> list[Rule]:
+    """Contract rules for one leaf field: required, enum, range, pattern, time format."""
+    value = _parsed(f.path)
+    raw = F.get_json_object(F.col("_text"), _json_path(f.path))
+    rules = []
+    if f.required:
+        rules.append(
+            Rule("contract.required", value.isNull(), F.lit(f"missing required field {f.dotted}"))
+        )
+    # A value present in the JSON but null after parsing had a type the contract does not allow.
+    if f.type != "json":
+        rules.append(
+            Rule(
+                "contract.type",
+                raw.isNotNull() & value.isNull(),
+                F.concat(F.lit(f"{f.dotted} is not a {f.type}: "), F.substring(raw, 1, 80)),
+            )
+        )
+    if f.enum is not None:
+        rules.append(
+            Rule(
+                "contract.enum",
+                value.isNotNull() & ~value.isin(list(f.enum)),
+                F.concat(
+                    F.lit(f"{f.dotted} = "), value.cast("string"), F.lit(f" not in {list(f.enum)}")
+                ),
+            )
+        )
+    if f.min is not None or f.max is not None:
+        lo = value < F.lit(f.min) if f.min is not None else F.lit(False)
+        hi = value > F.lit(f.max) if f.max is not None else F.lit(False)
+        rules.append(
+            Rule(
+                "contract.range",
+                value.isNotNull() & (lo | hi),
+                F.concat(
+                    F.lit(f"{f.dotted} = "),
+                    value.cast("string"),
+                    F.lit(f" outside [{f.min if f.min is not None else '-inf'}, "
+                          f"{f.max if f.max is not None else 'inf'}]"),
+                ),
+            )
+        )  # fmt: skip
+    if f.pattern is not None:
+        rules.append(
+            Rule(
+                "contract.pattern",
+                value.isNotNull() & ~value.rlike(f.pattern),
+                F.concat(F.lit(f"{f.dotted} = "), value, F.lit(f" does not match {f.pattern}")),
+            )
+        )
+    if f.format is not None and f.type == "string":
+        rules.append(
+            Rule(
+                "contract.time_format",
+                value.isNotNull() & parse_time(value, f.format).isNull(),
+                F.concat(F.lit(f"{f.dotted} = "), value, F.lit(f" is not a {f.format} time")),
+            )
+        )
+    return rules
+
+
+def contract_rules(contract: Contract) -> list[Rule]:
+    """Every row-level rule of a contract, after the JSON has parsed as an object."""
+    return [rule for f in contract.leaves() for rule in _field_rules(f)]
+
+
+def parse_rules() -> list[Rule]:
+    """Rules that stop a record before its fields can be checked."""
+    text = F.col("_text")
+    not_object = json_object(text).isNull()
+    # Lenient JSON that is not an object: an array, a scalar, null.
+    other_json = F.get_json_object(text, "$").isNotNull() | (F.trim(text) == "null")
+    looks_like_object = F.ltrim(text).startswith("{")
+    return [
+        Rule("parse.invalid_utf8", ~F.is_valid_utf8(text), F.lit("payload is not valid UTF-8")),
+        Rule(
+            "parse.not_json",
+            not_object & (looks_like_object | ~other_json),
+            F.concat(F.lit("payload is not (strict) JSON: "), F.substring(text, 1, 80)),
+        ),
+        Rule(
+            "parse.not_object",
+            not_object & other_json & ~looks_like_object,
+            F.concat(F.lit("payload is not a JSON object: "), F.substring(text, 1, 80)),
+        ),
+    ]
+
+
+def _first_failing(rules: list[Rule]) -> tuple[Column, Column]:
+    """(rule names, messages) of the violated rules, as arrays."""
+    names = F.array_compact(F.array(*[F.when(r.violated, F.lit(r.name)) for r in rules]))
+    messages = F.array_compact(F.array(*[F.when(r.violated, r.message) for r in rules]))
+    return names, messages
+
+
+def _known_keys(fields: Sequence[Field]) -> Column:
+    return F.array(*[F.lit(f.name) for f in fields])
+
+
+def _not_in(known: Column):
+    return lambda key, _value: ~F.array_contains(known, key)
+
+
+def _prefixed(prefix: str):
+    return lambda key, _value: F.concat(F.lit(prefix), key)
+
+
+def rescued_data(contract: Contract) -> Column:
+    """JSON of the fields the contract does not declare ({"path.key": value}), or null.
+
+    Schema drift is kept, not dropped: new fields travel in this column until the
+    contract learns them.
+    """
+    levels: list[tuple[tuple[str, ...], Sequence[Field]]] = [((), contract.fields)]
+    levels += [(f.path, f.fields) for f in contract.walk() if f.type == "struct"]
+    maps = []
+    for path, fields in levels:
+        obj = F.col("_text") if not path else F.get_json_object(F.col("_text"), _json_path(path))
+        as_map = json_object(obj)
+        unknown = F.map_filter(as_map, _not_in(_known_keys(fields)))
+        maps.append(F.transform_keys(unknown, _prefixed(".".join(path) + "." if path else "")))
+    merged = F.map_concat(*[F.coalesce(m, F.create_map().cast("map<string,string>")) for m in maps])
+    return F.when(F.size(merged) > 0, F.to_json(merged))
+
+
+def parse_family(bronze: DataFrame, contract: Contract) -> DataFrame:
+    """One family's bronze rows (with event_id), parsed into `_e`, with `_rules`/`_reasons`.
+
+    A row with an empty `_reasons` array satisfies its contract.
+    """
+    rows = bronze.where(F.col("family") == contract.family).withColumn(
+        "_text", raw_text(F.col("value"))
+    )
+    rows = rows.withColumn(_PARSED, F.from_json("_text", contract.spark_schema(), JSON_OPTIONS))
+    p_names, p_messages = _first_failing(parse_rules())
+    c_names, c_messages = _first_failing(contract_rules(contract))
+    # Contract rules mean nothing for a payload that did not parse: report the parse rule only.
+    unparsed = F.size(p_names) > 0
+    return rows.withColumns(
+        {
+            "_rules": F.when(unparsed, p_names).otherwise(c_names),
+            "_reasons": F.when(unparsed, p_messages).otherwise(c_messages),
+        }
+    )
+
+
+def _mask(col: Column) -> Column:
+    """IPv4 -> its /24 network; anything else -> first two characters and stars."""
+    ipv4 = F.regexp_extract(col, r"^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$", 1)
+    return F.when(ipv4 != "", F.concat(ipv4, F.lit(".0/24"))).otherwise(
+        F.concat(F.substring(col, 1, 2), F.lit("***"))
+    )
+
+
+def apply_pii(col: Column, policy: str) -> Column | None:
+    """The column as analysts may see it under `policy`; None when it must not land."""
+    if policy == "drop":
+        return None
+    if policy == "hash":
+        return F.sha2(col.cast("string"), 256)
+    if policy == "mask":
+        return _mask(col.cast("string"))
+    return col
+
+
+def _leaf_columns(f: Field) -> dict[str, Column]:
+    """Silver columns for one leaf field: cast, parsed, PII applied (empty when dropped)."""
+    value = _parsed(f.path)
+    if f.type == "array":
+        # The items go to a child table; the parent keeps how many there were.
+        return {f"{f.silver_column}_count": F.coalesce(F.size(value), F.lit(0)).cast("int")}
+    if f.format is not None:
+        value = parse_time(value, f.format)
+    if f.parse == "xy":
+        xy = F.regexp_extract_all(value, F.lit(r"(-?\d+)"), 1)
+        return {"coord_x": xy[0].cast("int"), "coord_y": xy[1].cast("int")}
+    columns = {}
+    if f.parse == "mode_tier":
+        parts = F.split(value, r"\s*--\s*")
+        columns = {"room_mode": F.trim(parts[0]), "room_tier": F.trim(parts[1])}
+    shown = apply_pii(value, f.pii)
+    if shown is not None:
+        columns = {f.silver_column: shown, **columns}
+    return columns
+
+
+def silver_columns(contract: Contract) -> dict[str, Column]:
+    """Every silver column of a family, in order: envelope, contract leaves, lineage."""
+    event_time = contract.event_time
+    event_ts = parse_time(_parsed(event_time.path), event_time.format)
+    if contract.event_time_fallback:
+        event_ts = F.coalesce(event_ts, F.col(contract.event_time_fallback))
+    event_type = (
+        _parsed(contract.event_type_field)
+        if contract.event_type_field
+        else F.lit(contract.event_type_value)
+    )
+    envelope = {
+        "event_id": F.col("event_id"),
+        "event_type": event_type.cast("string"),
+        "event_ts": event_ts,
+        "family": F.lit(contract.family),
+        "source": F.coalesce(_parsed(("source",)), F.col("topic")),
+        "schema_version": F.coalesce(_parsed(("schema_version",)), F.lit(contract.schema_version)),
+    }
+    columns = dict(envelope)
+    for f in contract.leaves():
+        for name, col in _leaf_columns(f).items():
+            columns.setdefault(name, col)  # envelope columns win (event_type, event_id...)
+    columns.update(
+        {
+            "_rescued_data": rescued_data(contract),
+            "kafka_partition": F.col("kafka_partition"),
+            "kafka_offset": F.col("kafka_offset"),
+            "ingested_at": F.col("ingested_at"),
+        }
+    )
+    return columns
+
+
+def to_silver(parsed: DataFrame, contract: Contract) -> DataFrame:
+    """The valid rows of `parse_family` output as the family's silver rows."""
+    columns = silver_columns(contract)
+    return parsed.where(F.size("_reasons") == 0).select(
+        *[col.alias(name) for name, col in columns.items()]
+    )
+
+
+def to_quarantine(parsed: DataFrame) -> DataFrame:
+    """The rejected rows of `parse_family` output, with the raw payload and every reason."""
+    return parsed.where(F.size("_reasons") > 0).select(
+        "event_id",
+        "family",
+        F.col("value").alias("raw_value"),
+        "topic",
+        "kafka_partition",
+        "kafka_offset",
+        F.col("_rules").alias("rules"),
+        F.array_join("_reasons", "; ").alias("reason"),
+        "ingested_at",
+        F.current_timestamp().alias("quarantined_at"),
+    )
+
+
+def to_children(parsed: DataFrame, contract: Contract) -> dict[str, DataFrame]:
+    """Child rows of each array field with a child table: one row per non-null item."""
+    children = {}
+    for arr in contract.child_arrays():
+        item = arr.items
+        assert item is not None
+        item_schema = T.StructType(
+            [T.StructField(c.name, T.StringType(), True) for c in item.fields]
+        )
+        exploded = parsed.where(F.size("_reasons") == 0).select(
+            "event_id",
+            contract_key_column(contract).alias(contract.field(contract.key).silver_column),
+            F.posexplode(_parsed(arr.path)).alias("position", "_item"),
+        )
+        is_object = F.ltrim(F.col("_item")).startswith("{")
+        obj = F.from_json(F.col("_item"), item_schema)
+        columns: dict[str, Column] = {}
+        for c in item.fields:
+            scalar = (
+                F.when(~is_object, F.col("_item")) if c.name == item.scalar_field else F.lit(None)
+            )
+            value = F.when(is_object, obj.getField(c.name)).otherwise(scalar)
+            if c.format is not None:
+                value = parse_time(value, c.format)
+            elif c.type in ("int", "long", "double"):
+                value = value.cast(c.type)
+            columns[c.silver_column] = value
+        children[arr.child_table] = exploded.where(F.col("_item").isNotNull()).select(
+            "event_id",
+            contract.field(contract.key).silver_column,
+            "position",
+            *[col.alias(name) for name, col in columns.items()],
+            F.col("_item").alias("raw_item"),
+        )
+    return children
+
+
+def contract_key_column(contract: Contract) -> Column:
+    return _parsed(contract.key)

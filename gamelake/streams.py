@@ -1,0 +1,286 @@
+"""The streaming stages (bronze, silver) wired from sources, transforms and sinks.
+
+Jobs call `start_bronze` / `start_silver`; the silver micro-batch handler is built by
+`make_silver_batch_handler`, a named top-level function idempotent per batch id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from gamelake.bronze import to_bronze
+from gamelake.contracts import Contract
+from gamelake.io import (
+    for_each_batch,
+    read_delta_stream,
+    read_kafka_stream,
+    write_delta_batch,
+    write_delta_stream,
+)
+from gamelake.pipeline import table_path
+from gamelake.progress import PROGRESS_SCHEMA, PROGRESS_TABLE
+from gamelake.silver import (
+    DEDUP_KEY,
+    QUARANTINE_PARTITION_BY,
+    QUARANTINE_TABLE,
+    SILVER_PARTITION_BY,
+    parse_family,
+    to_children,
+    to_quarantine,
+    to_silver,
+    with_event_id,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamOptions:
+    once: bool
+    interval: str = "10 seconds"
+    starting_offsets: str = "earliest"
+    max_offsets_per_trigger: int | None = None
+    max_files_per_trigger: int | None = None
+    dedup_watermark: str = "1 hour"
+
+
+def checkpoint_app_id(checkpoint: Path, stage: str) -> str:
+    """The Delta txnAppId of a checkpoint: batch ids restart with a new checkpoint, so must it."""
+    checkpoint.mkdir(parents=True, exist_ok=True)
+    marker = checkpoint / "gamelake_app_id"
+    if not marker.exists():
+        marker.write_text(f"gamelake.{stage}.{uuid.uuid4().hex}\n")
+    return marker.read_text().strip()
+
+
+def start_bronze(
+    spark: SparkSession,
+    bootstrap_servers: str,
+    topic_pattern: str,
+    topic_prefix: str,
+    secret_keys: list[str],
+    target: Path,
+    partition_by: tuple[str, ...],
+    checkpoint: Path,
+    options: StreamOptions,
+) -> StreamingQuery:
+    """Kafka -> bronze: every record as produced, secrets redacted."""
+    source = read_kafka_stream(
+        spark,
+        bootstrap_servers,
+        topic_pattern,
+        options.starting_offsets,
+        options.max_offsets_per_trigger,
+    )
+    return write_delta_stream(
+        to_bronze(source, topic_prefix, secret_keys),
+        target,
+        checkpoint,
+        partition_by,
+        query_name=f"bronze_{target.name}",
+        once=options.once,
+        interval=options.interval,
+    )
+
+
+def silver_input(bronze: DataFrame, watermark: str) -> DataFrame:
+    """Bronze appends with an event id, exact re-sends dropped within the watermark."""
+    return (
+        with_event_id(bronze)
+        .withWatermark("ingested_at", watermark)
+        .dropDuplicatesWithinWatermark(["family", DEDUP_KEY])
+    )
+
+
+def unknown_family_quarantine(
+    batch: DataFrame, families: list[str], rejects_family: str
+) -> DataFrame:
+    """Quarantine rows for records whose topic maps to no contract (nothing is dropped).
+
+    The collector's rejects keep the collector's reason; anything else (an unrouted
+    replay, a stray topic) is quarantined as an unknown family.
+    """
+    text = F.col("value").cast("string")
+    from_collector = F.col("family") == rejects_family
+    collector_reason = F.coalesce(
+        F.get_json_object(text, "$.reason"), F.lit("rejected by the collector")
+    )
+    return batch.where(~F.col("family").isin(families)).select(
+        "event_id",
+        "family",
+        F.col("value").alias("raw_value"),
+        "topic",
+        "kafka_partition",
+        "kafka_offset",
+        F.array(
+            F.when(from_collector, F.lit("collector.rejected")).otherwise(
+                F.lit("parse.unknown_family")
+            )
+        ).alias("rules"),
+        F.when(from_collector, F.concat(F.lit("collector: "), collector_reason))
+        .otherwise(F.concat(F.lit("no contract for family "), F.col("family")))
+        .alias("reason"),
+        "ingested_at",
+        F.current_timestamp().alias("quarantined_at"),
+    )
+
+
+def write_silver_batch(
+    batch: DataFrame,
+    batch_id: int,
+    *,
+    contracts: Mapping[str, Contract],
+    lake: Path,
+    app_id: str,
+    rejects_family: str,
+) -> dict[str, int]:
+    """Split one bronze micro-batch into silver, child and quarantine tables, at most once.
+
+    Every write carries (app_id, batch_id) as Delta txnAppId/txnVersion, so replaying the
+    batch after a crash skips the tables already written. Returns rows written per table.
+    """
+    started = time.monotonic()
+    # A batch has a partition per bronze file read; a dozen commits over dozens of tiny
+    # partitions cost more in tasks and small files than the rows themselves.
+    parallelism = int(batch.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    batch = batch.coalesce(parallelism).persist()
+    try:
+        # One job says which families the batch holds; absent ones cost nothing.
+        per_family = {r["family"]: r["count"] for r in batch.groupBy("family").count().collect()}
+        if not per_family:
+            return {}  # a no-data batch (the watermark moving on): nothing to record
+        present = [f for f in contracts if f in per_family]
+        parsed = {f: parse_family(batch, contracts[f]).persist() for f in present}
+        # One job counts the valid rows of every family (a job per family costs seconds).
+        valid_counts = _valid_counts(list(parsed.values()))
+        written: dict[str, int] = {}
+        rejected: list[DataFrame] = []
+        for family in present:
+            contract, rows = contracts[family], parsed[family]
+            valid = valid_counts.get(family, 0)
+            if per_family[family] - valid:
+                rejected.append(to_quarantine(rows))
+            if not valid:
+                continue
+            outputs = {family: to_silver(rows, contract), **to_children(rows, contract)}
+            for table, out in outputs.items():
+                partition_by = SILVER_PARTITION_BY if table == family else ()
+                write_delta_batch(
+                    out, table_path(lake, "silver", table), partition_by,
+                    f"{app_id}.silver.{table}", batch_id,
+                )  # fmt: skip
+            written[f"silver.{family}"] = valid
+
+        unknown = sum(n for f, n in per_family.items() if f not in contracts)
+        if unknown:
+            rejected.append(unknown_family_quarantine(batch, list(contracts), rejects_family))
+        quarantined = sum(per_family.values()) - sum(written.values())
+        if rejected:
+            write_delta_batch(
+                functools.reduce(DataFrame.unionByName, rejected),
+                table_path(lake, "ops", QUARANTINE_TABLE), QUARANTINE_PARTITION_BY,
+                f"{app_id}.ops.{QUARANTINE_TABLE}", batch_id,
+            )  # fmt: skip
+        written[f"ops.{QUARANTINE_TABLE}"] = quarantined
+
+        rows_in = sum(per_family.values())
+        duration_ms = int((time.monotonic() - started) * 1000)
+        _record_progress(
+            batch.sparkSession, lake, app_id, "silver", batch_id, rows_in, written, duration_ms
+        )
+        log.info(
+            "silver batch %d: %d rows in, %d to silver, %d quarantined, %d ms",
+            batch_id, rows_in, rows_in - quarantined, quarantined, duration_ms,
+        )  # fmt: skip
+        for p in parsed.values():
+            p.unpersist()
+        return written
+    finally:
+        batch.unpersist()
+
+
+def _valid_counts(parsed: list[DataFrame]) -> dict[str, int]:
+    """Valid rows per family over `parse_family` outputs, in one Spark job."""
+    if not parsed:
+        return {}
+    flags = [p.select("family", (F.size("_reasons") == 0).cast("int").alias("ok")) for p in parsed]
+    union = functools.reduce(DataFrame.unionByName, flags)
+    return {
+        r["family"]: int(r["valid"])
+        for r in union.groupBy("family").agg(F.sum("ok").alias("valid")).collect()
+    }
+
+
+def _record_progress(
+    spark: SparkSession,
+    lake: Path,
+    app_id: str,
+    stage: str,
+    batch_id: int,
+    rows_in: int,
+    written: Mapping[str, int],
+    duration_ms: int,
+) -> None:
+    """Append one row per output table of a micro-batch to ops.stream_progress (at most once)."""
+    rows = [
+        (stage, app_id, batch_id, table, rows_in, count, duration_ms, None)
+        for table, count in sorted(written.items())
+    ]
+    df = spark.createDataFrame(rows, PROGRESS_SCHEMA).withColumn(
+        "recorded_at", F.current_timestamp()
+    )
+    write_delta_batch(
+        df, table_path(lake, "ops", PROGRESS_TABLE), (), f"{app_id}.ops.{PROGRESS_TABLE}", batch_id
+    )
+
+
+def make_silver_batch_handler(
+    contracts: Mapping[str, Contract], lake: Path, app_id: str, rejects_family: str
+) -> Callable[[DataFrame, int], None]:
+    """The foreachBatch handler of the silver stage, bound to its contracts, lake and app id."""
+    return functools.partial(
+        _silver_handler,
+        contracts=dict(contracts),
+        lake=lake,
+        app_id=app_id,
+        rejects_family=rejects_family,
+    )
+
+
+def _silver_handler(batch: DataFrame, batch_id: int, **bound) -> None:
+    write_silver_batch(batch, batch_id, **bound)
+
+
+def start_silver(
+    spark: SparkSession,
+    contracts: Mapping[str, Contract],
+    lake: Path,
+    bronze_path: Path,
+    checkpoint: Path,
+    options: StreamOptions,
+    rejects_family: str,
+) -> StreamingQuery:
+    """Bronze -> silver (one table per family, PARTITIONED BY event_type) + quarantine."""
+    app_id = checkpoint_app_id(checkpoint, "silver")
+    source = silver_input(
+        read_delta_stream(spark, bronze_path, options.max_files_per_trigger),
+        options.dedup_watermark,
+    )
+    return for_each_batch(
+        source,
+        make_silver_batch_handler(contracts, lake, app_id, rejects_family),
+        checkpoint,
+        query_name="silver",
+        once=options.once,
+        interval=options.interval,
+    )
