@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -47,9 +48,22 @@ def create_topics(
             # Created concurrently by another client: the goal holds.
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new, timeout_ms=30_000)
+            _wait_until_listed(admin, wanted)
         return wanted
     finally:
         admin.close()
+
+
+def _wait_until_listed(admin, topics: list[str], timeout_s: float = 30.0) -> None:
+    """Return once the broker's metadata lists every topic (creation is asynchronous)."""
+    deadline = time.monotonic() + timeout_s
+    while not set(topics) <= set(admin.list_topics()):
+        if time.monotonic() > deadline:
+            raise GamelakeError(
+                f"Kafka accepted topics {topics} but does not list them after {timeout_s:.0f}s",
+                fix="check the broker log (`gamelake status` shows where)",
+            )
+        time.sleep(0.2)
 
 
 def produce(bootstrap_servers: str, records: Iterable[tuple[str, bytes | None, bytes]]) -> int:
