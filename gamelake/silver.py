@@ -318,20 +318,48 @@ def to_silver(parsed: DataFrame, contract: Contract) -> DataFrame:
     )
 
 
-def to_quarantine(parsed: DataFrame) -> DataFrame:
-    """The rejected rows of `parse_family` output, with the raw payload and every reason."""
-    return parsed.where(F.size("_reasons") > 0).select(
+def _quarantine_rows(rows: DataFrame, rules: Column, reason: Column) -> DataFrame:
+    """Quarantine rows: the raw payload, its Kafka place, the failed rules and why."""
+    return rows.select(
         "event_id",
         "family",
         F.col("value").alias("raw_value"),
         "topic",
         "kafka_partition",
         "kafka_offset",
-        F.col("_rules").alias("rules"),
-        F.array_join("_reasons", "; ").alias("reason"),
+        rules.alias("rules"),
+        reason.alias("reason"),
         "ingested_at",
         F.current_timestamp().alias("quarantined_at"),
     )
+
+
+def to_quarantine(parsed: DataFrame) -> DataFrame:
+    """The rejected rows of `parse_family` output, with the raw payload and every reason."""
+    return _quarantine_rows(
+        parsed.where(F.size("_reasons") > 0), F.col("_rules"), F.array_join("_reasons", "; ")
+    )
+
+
+def unknown_family_quarantine(
+    bronze: DataFrame, families: list[str], rejects_family: str
+) -> DataFrame:
+    """Quarantine rows for records whose topic maps to no contract (nothing is dropped).
+
+    The collector's rejects keep the collector's reason; anything else (an unrouted
+    replay, a stray topic) is quarantined as an unknown family.
+    """
+    from_collector = F.col("family") == rejects_family
+    collector_reason = F.coalesce(
+        F.get_json_object(raw_text(F.col("value")), "$.reason"), F.lit("rejected by the collector")
+    )
+    rule = F.when(from_collector, F.lit("collector.rejected")).otherwise(
+        F.lit("parse.unknown_family")
+    )
+    reason = F.when(from_collector, F.concat(F.lit("collector: "), collector_reason)).otherwise(
+        F.concat(F.lit("no contract for family "), F.col("family"))
+    )
+    return _quarantine_rows(bronze.where(~F.col("family").isin(families)), F.array(rule), reason)
 
 
 def to_children(parsed: DataFrame, contract: Contract) -> dict[str, DataFrame]:

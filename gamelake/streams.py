@@ -38,6 +38,7 @@ from gamelake.silver import (
     to_children,
     to_quarantine,
     to_silver,
+    unknown_family_quarantine,
     with_event_id,
 )
 
@@ -99,39 +100,6 @@ def silver_input(bronze: DataFrame, watermark: str) -> DataFrame:
         with_event_id(bronze)
         .withWatermark("ingested_at", watermark)
         .dropDuplicatesWithinWatermark(["family", DEDUP_KEY])
-    )
-
-
-def unknown_family_quarantine(
-    batch: DataFrame, families: list[str], rejects_family: str
-) -> DataFrame:
-    """Quarantine rows for records whose topic maps to no contract (nothing is dropped).
-
-    The collector's rejects keep the collector's reason; anything else (an unrouted
-    replay, a stray topic) is quarantined as an unknown family.
-    """
-    text = F.col("value").cast("string")
-    from_collector = F.col("family") == rejects_family
-    collector_reason = F.coalesce(
-        F.get_json_object(text, "$.reason"), F.lit("rejected by the collector")
-    )
-    return batch.where(~F.col("family").isin(families)).select(
-        "event_id",
-        "family",
-        F.col("value").alias("raw_value"),
-        "topic",
-        "kafka_partition",
-        "kafka_offset",
-        F.array(
-            F.when(from_collector, F.lit("collector.rejected")).otherwise(
-                F.lit("parse.unknown_family")
-            )
-        ).alias("rules"),
-        F.when(from_collector, F.concat(F.lit("collector: "), collector_reason))
-        .otherwise(F.concat(F.lit("no contract for family "), F.col("family")))
-        .alias("reason"),
-        "ingested_at",
-        F.current_timestamp().alias("quarantined_at"),
     )
 
 

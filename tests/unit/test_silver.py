@@ -9,7 +9,14 @@ import json
 import pytest
 
 from gamelake.contracts import load_contracts
-from gamelake.silver import parse_family, to_children, to_quarantine, to_silver, with_event_id
+from gamelake.silver import (
+    parse_family,
+    to_children,
+    to_quarantine,
+    to_silver,
+    unknown_family_quarantine,
+    with_event_id,
+)
 from tests.samples import EXAMPLES
 
 BRONZE = (
@@ -214,3 +221,20 @@ def test_only_payloads_with_an_identity_are_deduplicated(spark):
     assert keys[2] == keys[3] == rows[2].event_id
     assert keys[4] != keys[5]
     assert keys[6] != keys[7]
+
+
+def test_records_of_no_family_are_quarantined_with_the_collectors_reason(spark):
+    rejected = bronze(spark, "_rejects", [{"reason": "schema", "event": {"family": "telemetry"}}])
+    stray = bronze(spark, "smoke", [b"anything"])
+    rows = {
+        r.family: r
+        for r in unknown_family_quarantine(
+            rejected.unionByName(stray), ["telemetry"], "_rejects"
+        ).collect()
+    }
+    assert rows["_rejects"].rules == ["collector.rejected"]
+    assert rows["_rejects"].reason == "collector: schema"
+    assert rows["smoke"].rules == ["parse.unknown_family"]
+    assert rows["smoke"].reason == "no contract for family smoke"
+    assert bytes(rows["smoke"].raw_value) == b"anything"
+    assert unknown_family_quarantine(stray, ["smoke"], "_rejects").count() == 0
