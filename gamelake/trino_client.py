@@ -9,6 +9,7 @@ from typing import Any
 
 from gamelake.config import Settings, TrinoSettings
 from gamelake.errors import GamelakeError
+from gamelake.runtime.trino import METASTORE_DIR
 
 log = logging.getLogger(__name__)
 
@@ -77,17 +78,37 @@ def register_table(conn, catalog: str, layer: str, table: str, location: str) ->
     return True
 
 
+def register_lake_at(conn, catalog: str, lake: Path, layers: tuple[str, ...]) -> list[str]:
+    """Register every Delta table of `lake` in `catalog` (rooted there); returns the new ones."""
+    from gamelake.pipeline import find_delta_tables, table_path
+
+    new = []
+    for layer, table in find_delta_tables(lake, layers):
+        location = trino_location(lake, table_path(lake, layer, table))
+        if register_table(conn, catalog, layer, table, location):
+            new.append(f"{layer}.{table}")
+    return new
+
+
+def create_lake_catalog(conn, catalog: str, lake: Path) -> None:
+    """A Delta catalog over another lake folder (CREATE CATALOG), e.g. a test's private lake."""
+    from gamelake.runtime.trino import lake_catalog_properties
+
+    (lake / METASTORE_DIR).mkdir(parents=True, exist_ok=True)
+    props = lake_catalog_properties(lake)
+    connector = props.pop("connector.name")
+    with_clause = ", ".join(f"\"{k}\" = '{v}'" for k, v in props.items())
+    run(conn, f"create catalog {catalog} using {connector} with ({with_clause})")
+
+
+def drop_catalog(conn, catalog: str) -> None:
+    run(conn, f"drop catalog if exists {catalog}")
+
+
 def register_lake(settings: Settings) -> list[str]:
-    """Register every Delta table of the lake's layers in Trino; returns the new ones."""
-    from gamelake.pipeline import find_delta_tables, load_pipeline_conf, table_path
+    """Register every table of the profile's lake in its Trino catalog; returns the new ones."""
+    from gamelake.pipeline import load_pipeline_conf
 
     pipeline = load_pipeline_conf(settings.paths.conf)
     conn = connect(settings.trino)
-    new = []
-    for layer, table in find_delta_tables(settings.paths.lake, pipeline.layers):
-        location = trino_location(
-            settings.paths.lake, table_path(settings.paths.lake, layer, table)
-        )
-        if register_table(conn, settings.trino.catalog, layer, table, location):
-            new.append(f"{layer}.{table}")
-    return new
+    return register_lake_at(conn, settings.trino.catalog, settings.paths.lake, pipeline.layers)

@@ -32,21 +32,23 @@ def handle(settings: Settings) -> process.ServiceHandle:
     )
 
 
-def catalog_properties(lake: Path) -> str:
+def lake_catalog_properties(lake: Path) -> dict[str, str]:
     """The Delta Lake catalog: file metastore and native local filesystem rooted at the lake."""
-    return "\n".join(
-        [
-            "connector.name=delta_lake",
-            "hive.metastore=file",
-            f"hive.metastore.catalog.dir=local:///{METASTORE_DIR}",
-            "fs.native-local.enabled=true",
-            f"local.location={lake}",
-            "delta.register-table-procedure.enabled=true",
-            # Single node, local disk: Trino's own writes (e.g. DDL, OPTIMIZE) need this.
-            "delta.enable-non-concurrent-writes=true",
-            "",
-        ]
-    )
+    return {
+        "connector.name": "delta_lake",
+        "hive.metastore": "file",
+        "hive.metastore.catalog.dir": f"local:///{METASTORE_DIR}",
+        "fs.native-local.enabled": "true",
+        "local.location": str(lake),
+        "delta.register-table-procedure.enabled": "true",
+        # Single node, local disk: Trino's own writes (e.g. DDL, OPTIMIZE) need this.
+        "delta.enable-non-concurrent-writes": "true",
+    }
+
+
+def catalog_properties(lake: Path) -> str:
+    """The catalog file of the profile's lake."""
+    return "".join(f"{k}={v}\n" for k, v in lake_catalog_properties(lake).items())
 
 
 def config_files(settings: Settings) -> dict[str, str]:
@@ -97,6 +99,9 @@ def config_files(settings: Settings) -> dict[str, str]:
                 # Two cores: fewer threads than Trino's per-core defaults.
                 "task.concurrency=2",
                 "task.max-worker-threads=8",
+                # CREATE CATALOG: tests give each private lake its own catalog, so the
+                # same schema-qualified queries run against it.
+                "catalog.management=dynamic",
                 "",
             ]
         ),
@@ -154,6 +159,9 @@ def start(settings: Settings) -> int:
         "Trino", settings.trino.host, {"trino.port": settings.trino.port}, CONF_HINT
     )
     etc = prepare(settings)
+    # The launcher refuses to start while its own pid file names a live pid; after a stop
+    # that pid may already belong to another process (or a thread of one).
+    (trino_dir(settings) / "data" / "var" / "run" / "launcher.pid").unlink(missing_ok=True)
     _raise_open_file_limit()  # inherited by the child
     env = dict(os.environ)
     env["JAVA_HOME"] = str(java_home)
