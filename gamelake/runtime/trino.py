@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import requests
+import yaml
 
 from gamelake.config import Settings
 from gamelake.errors import GamelakeError
@@ -49,6 +53,92 @@ def lake_catalog_properties(lake: Path) -> dict[str, str]:
 def catalog_properties(lake: Path) -> str:
     """The catalog file of the profile's lake."""
     return "".join(f"{k}={v}\n" for k, v in lake_catalog_properties(lake).items())
+
+
+# --- access control (file-based; rules from conf/trino/access.yaml) --------------------------
+
+ACCESS_FILE = "trino/access.yaml"
+_USER_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_ADMIN_TABLE_PRIVILEGES = ["SELECT", "INSERT", "DELETE", "UPDATE", "OWNERSHIP", "GRANT_SELECT"]
+
+
+def load_access(conf: Path) -> dict[str, Any]:
+    """The access spec (users, roles, readable schemas, denied columns) from conf/."""
+    path = conf / ACCESS_FILE
+    if not path.is_file():
+        raise GamelakeError(f"missing Trino access rules {path}", fix=f"restore {ACCESS_FILE}")
+    return yaml.safe_load(path.read_text())
+
+
+def _any_of(names: list[str]) -> str:
+    return "|".join(re.escape(n) for n in names)
+
+
+def access_rules(spec: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Trino's rules.json for the spec: admins own everything, readers SELECT their layers.
+
+    Trino applies the first matching rule of each list and denies when none matches, so a
+    reader's column restrictions come before the rule opening the rest of its schemas.
+    Catalog patterns stay `.*`: every lake is a catalog of its own.
+    """
+    rules: dict[str, list[dict[str, Any]]] = {
+        k: []
+        for k in ("catalogs", "schemas", "tables", "procedures", "functions", "queries",
+                  "system_information")
+    }  # fmt: skip
+    for user, u in spec["users"].items():
+        if not _USER_NAME.match(user):
+            raise GamelakeError(f"{ACCESS_FILE}: bad Trino user name {user!r}")
+        role = u.get("role")
+        if role == "admin":
+            # `owner` (not just `all`) is what CREATE/DROP CATALOG checks in Trino 476.
+            rules["catalogs"].append({"user": user, "allow": "owner"})
+            rules["schemas"].append({"user": user, "owner": True})
+            rules["tables"].append({"user": user, "privileges": _ADMIN_TABLE_PRIVILEGES})
+            # register_table, vacuum... live in each catalog's `system` schema.
+            rules["procedures"].append({"user": user, "privileges": ["EXECUTE", "GRANT_EXECUTE"]})
+            rules["functions"].append(
+                {"user": user, "privileges": ["EXECUTE", "GRANT_EXECUTE", "OWNERSHIP"]}
+            )
+            rules["queries"].append({"user": user, "allow": ["execute", "view", "kill"]})
+            rules["system_information"].append({"user": user, "allow": ["read", "write"]})
+        elif role == "reader":
+            schemas = list(u["read_schemas"])
+            rules["catalogs"].append({"user": user, "allow": "read-only"})
+            for qualified, columns in (u.get("denied_columns") or {}).items():
+                schema, table = qualified.split(".", 1)
+                rules["tables"].append(
+                    {
+                        "user": user,
+                        "schema": re.escape(schema),
+                        "table": re.escape(table),
+                        "privileges": ["SELECT"],
+                        "columns": [{"name": c, "allow": False} for c in columns],
+                    }
+                )
+            rules["tables"].append(
+                {"user": user, "schema": _any_of(schemas), "privileges": ["SELECT"]}
+            )
+            rules["queries"].append({"user": user, "allow": ["execute"]})
+        else:
+            raise GamelakeError(
+                f"{ACCESS_FILE}: user {user!r} has role {role!r}", fix="use admin or reader"
+            )
+    return rules
+
+
+def access_control_files(etc: Path, spec: dict[str, Any]) -> dict[str, str]:
+    """etc/access-control.properties and the rules file it points at."""
+    props = [
+        "access-control.name=file",
+        f"security.config-file={etc / 'rules.json'}",
+        f"security.refresh-period={spec.get('refresh_period', '5s')}",
+        "",
+    ]
+    return {
+        "access-control.properties": "\n".join(props),
+        "rules.json": json.dumps(access_rules(spec), indent=2) + "\n",
+    }
 
 
 def config_files(settings: Settings) -> dict[str, str]:
@@ -107,6 +197,7 @@ def config_files(settings: Settings) -> dict[str, str]:
         ),
         "log.properties": "io.trino=INFO\n",
         f"catalog/{t.catalog}.properties": catalog_properties(settings.paths.lake),
+        **access_control_files(trino_dir(settings) / "etc", load_access(settings.paths.conf)),
     }
 
 
