@@ -1,0 +1,148 @@
+"""Analyst helpers for notebooks and the dashboard: Trino answers as pandas DataFrames.
+
+They read the lake through Trino only (never Spark, never the pipeline's code), as the
+read-only `analyst` user by default, and ask the business questions of sql/queries by name
+(gamelake.queries), so a notebook shows the same numbers as `gamelake query`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from gamelake.config import project_root
+from gamelake.errors import GamelakeError
+
+ANALYST_USER = "analyst"
+# The layers an analyst may read (conf/trino/access.yaml says the same to Trino).
+ANALYST_SCHEMAS = ("silver", "gold", "ops")
+ENV_DEFAULTS = {
+    "GAMELAKE_TRINO_HOST": "127.0.0.1",
+    "GAMELAKE_TRINO_PORT": "8080",
+    "GAMELAKE_TRINO_CATALOG": "delta",
+    "GAMELAKE_TRINO_USER": ANALYST_USER,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Lake:
+    """Where an analyst reads: a Trino server, the lake's catalog, and who asks."""
+
+    host: str
+    port: int
+    catalog: str
+    user: str = ANALYST_USER
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> Lake:
+        """The lake named by GAMELAKE_TRINO_* in `env` (an entry point passes os.environ)."""
+        v = {k: env.get(k) or d for k, d in ENV_DEFAULTS.items()}
+        return cls(
+            v["GAMELAKE_TRINO_HOST"],
+            int(v["GAMELAKE_TRINO_PORT"]),
+            v["GAMELAKE_TRINO_CATALOG"],
+            v["GAMELAKE_TRINO_USER"],
+        )
+
+
+def connect(lake: Lake):
+    """A DB-API connection on the lake's catalog, so `gold.x` means <catalog>.gold.x."""
+    import trino
+
+    return trino.dbapi.connect(
+        host=lake.host, port=lake.port, user=lake.user, catalog=lake.catalog, http_scheme="http"
+    )
+
+
+def frame(conn, sql: str):
+    """The rows of one statement as a pandas DataFrame (column names from Trino)."""
+    import pandas as pd
+    from trino.exceptions import TrinoQueryError
+
+    cur = conn.cursor()
+    try:
+        cur.execute(sql)
+        rows = cur.fetchall()
+    except TrinoQueryError as exc:
+        raise GamelakeError(f"Trino rejected the query: {exc.message}") from exc
+    return pd.DataFrame(rows, columns=[d[0] for d in cur.description or []])
+
+
+def tables(conn, schemas: tuple[str, ...] = ANALYST_SCHEMAS) -> set[str]:
+    """The "<schema>.<table>" names (tables and views) this user sees in the catalog."""
+    listed = ", ".join(f"'{s}'" for s in schemas)
+    df = frame(
+        conn,
+        "select table_schema, table_name from information_schema.tables "
+        f"where table_schema in ({listed})",
+    )
+    return {f"{s}.{t}" for s, t in zip(df["table_schema"], df["table_name"], strict=True)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """A business question from sql/queries, and what the lake answers."""
+
+    name: str
+    question: str
+    sql: str
+    df: Any
+
+
+def ask(conn, name: str, sql_dir: Path | None = None) -> Answer:
+    """Run the sql/queries question `name` ("domain/question") and return its answer."""
+    from gamelake.queries import load_query
+
+    q = load_query(sql_dir or project_root() / "sql", name)
+    return Answer(q.name, q.question, q.sql, frame(conn, q.sql))
+
+
+# --- charts (matplotlib): one call per chart, an empty answer says so instead of failing ------
+
+
+def _axes(ax, title: str):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    ax.set_title(title)
+    return ax
+
+
+EMPTY_CHART = "no rows in this lake yet"
+
+
+def _empty(df, ax) -> bool:
+    if df.empty:
+        ax.text(0.5, 0.5, EMPTY_CHART, ha="center", transform=ax.transAxes)
+        # Also in the cell's text output, where a reader (or a test) sees it without the image.
+        print(f"{ax.get_title()}: {EMPTY_CHART}")
+    return df.empty
+
+
+def bar(df, x: str, y: str, title: str, *, horizontal: bool = False, ax=None):
+    """A bar chart of `y` per `x` (labels as text, values as numbers)."""
+    ax = _axes(ax, title)
+    if not _empty(df, ax):
+        draw = ax.barh if horizontal else ax.bar
+        draw(df[x].astype(str), df[y].astype(float))
+        if not horizontal:
+            ax.tick_params(axis="x", labelrotation=45)
+    (ax.set_ylabel if not horizontal else ax.set_xlabel)(y)
+    return ax
+
+
+def line(df, x: str, y: str, title: str, *, by: str | None = None, ax=None):
+    """A line chart of `y` over `x`, one line per value of `by` when given."""
+    ax = _axes(ax, title)
+    if not _empty(df, ax):
+        groups = df.groupby(by) if by else [(y, df)]
+        for label, part in groups:
+            part = part.sort_values(x)
+            ax.plot(part[x], part[y].astype(float), marker=".", label=str(label))
+        if by:
+            ax.legend(fontsize="small")
+        ax.tick_params(axis="x", labelrotation=30)
+    ax.set_ylabel(y)
+    return ax
