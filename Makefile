@@ -63,3 +63,16 @@ clean-lake: ## Stop services and delete the lake, checkpoints and service data (
 clean: ## Stop services and delete everything generated (.gamelake, .venv)
 	-test -x $(GAMELAKE) && $(GAMELAKE) down
 	rm -rf .gamelake $(VENV)
+
+# --- analysts: notebooks, the Trino console, the live dashboard (issue 7) ------------------------
+.PHONY: notebook trino-cli dashboard
+
+notebook: up ## JupyterLab on notebooks/ (kernel: the project's .venv Python, reading Trino as analyst)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1
+
+trino-cli: up ## The Trino 476 console (CLI) on the lake's catalog
+	$(GAMELAKE) sql
+
+dashboard: up ## Live Streamlit dashboard over gold on http://127.0.0.1:8501 (refresh: GAMELAKE_DASHBOARD_REFRESH_S)
+	$(BIN)/streamlit run dashboard/app.py --server.address=127.0.0.1 --server.port=8501 \
+		--server.headless=true --browser.gatherUsageStats=false
