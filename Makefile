@@ -45,9 +45,10 @@ test-unit: $(STAMP) ## Unit tests only (pure transforms, no services)
 test-integration: setup ## Integration tests only (start or reuse the services)
 	GAMELAKE_ENV=test $(BIN)/pytest tests/integration -q
 
-lint: $(STAMP) ## ruff lint + format check
+lint: $(STAMP) ## ruff lint + format check; sqlfluff (trino) over sql/
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint sql/
 
 fmt: $(STAMP) ## Format and fix what ruff can
 	$(BIN)/ruff format .
