@@ -1,0 +1,207 @@
+"""The quality gate of a stage: row rules inside the micro-batch, then the batch verdict.
+
+Silver (streaming), inside the batch handler, before anything is written:
+
+    gate = SilverGate(rules, lake, app_id, SuiteRunner(docs_dir))
+    parsed = {f: gate.rows(parse_family(batch, c), c).persist() for f, c in present}
+    gate.check(spark, batch_id, parsed, contracts)   # raises GateFailed: nothing written
+
+`rows` appends the failed drop rules to parse_family's `_rules`/`_reasons`, so the
+existing to_silver / to_quarantine / to_children route those rows to quarantine with
+every failed rule name. `check` counts the row rules (one job per family), runs the
+batch-level GX suite and the referential checks on the rows bound for silver, appends
+the results to ops.dq_results and raises when a fail-rule failed.
+
+Gold and `gamelake dq check`: `check_table` runs every rule of a table over a DataFrame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from gamelake.contracts import Contract
+from gamelake.dq.results import (
+    GateFailed,
+    RuleResult,
+    failures,
+    new_run_id,
+    unexpected_result,
+    write_results,
+)
+from gamelake.dq.row import DROP_REASONS, DROP_RULES, apply_row_rules, row_rule_counts
+from gamelake.dq.rules import Rule, check_columns, load_rules, rules_for
+from gamelake.dq.suite import SuiteRunner
+from gamelake.pipeline import table_path
+from gamelake.silver import silver_columns, to_silver
+
+log = logging.getLogger(__name__)
+
+CONTRACT_OK = "_contract_ok"
+
+
+def referential_results(
+    spark: SparkSession, df: DataFrame, rules: Sequence[Rule], lake: Path
+) -> list[RuleResult]:
+    """Referential rules over `df`: values absent from the reference table (one job each).
+
+    A reference table that does not exist yet (dimensions arrive late) knows no keys.
+    """
+    results = []
+    for r in (r for r in rules if r.level == "referential"):
+        layer, table = str(r.ref_table).split(".", 1)
+        path = table_path(lake, layer, table)
+        values = df.select(F.col(str(r.column)).alias("_v")).where(F.col("_v").isNotNull())
+        if (path / "_delta_log").is_dir():
+            keys = (
+                spark.read.format("delta")
+                .load(str(path))
+                .select(F.col(str(r.ref_column)).alias("_k"))
+                .where(F.col("_k").isNotNull())
+                .distinct()
+            )
+            joined = values.join(keys, values["_v"] == keys["_k"], "left")
+            row = joined.agg(
+                F.count(F.lit(1)).alias("n"), F.sum(F.col("_k").isNull().cast("long")).alias("bad")
+            ).collect()[0]
+            evaluated, unexpected = int(row["n"]), int(row["bad"] or 0)
+        else:
+            evaluated = values.count()
+            unexpected = evaluated
+        results.append(unexpected_result(r, unexpected, evaluated))
+    return results
+
+
+def row_results(
+    flagged: DataFrame, rules: Sequence[Rule], where=None
+) -> tuple[int, list[RuleResult]]:
+    """(rows evaluated, results) of the row-level rules over `apply_row_rules` output."""
+    evaluated, counts = row_rule_counts(flagged, rules, where)
+    return evaluated, [
+        unexpected_result(r, counts[r.name], evaluated) for r in rules if r.level == "row"
+    ]
+
+
+def check_table(
+    spark: SparkSession,
+    df: DataFrame,
+    rules: Sequence[Rule],
+    lake: Path,
+    runner: SuiteRunner,
+) -> list[RuleResult]:
+    """Every rule of a table over `df` (a gold table before publication, a table on demand)."""
+    if not rules:
+        return []
+    check_columns(rules, df.columns, rules[0].table)
+    flagged = apply_row_rules(df, rules)
+    evaluated, results = row_results(flagged, rules)
+    results += runner.run(df, rules, rows=evaluated)
+    results += referential_results(spark, df, rules, lake)
+    order = {r.name: i for i, r in enumerate(rules)}
+    return sorted(results, key=lambda res: order[res.rule.name])
+
+
+def gate_table(
+    spark: SparkSession,
+    df: DataFrame,
+    rules: Sequence[Rule],
+    lake: Path,
+    runner: SuiteRunner,
+    app_id: str,
+    version: int,
+) -> list[RuleResult]:
+    """Check a table before it is published; record the results; raise if a fail-rule failed.
+
+    `version` is the batch id in ops.dq_results (e.g. the Delta version about to publish).
+    The results of a failed check never block those of a later, passing one.
+    """
+    results = check_table(spark, df, rules, lake, runner)
+    failed = failures(results)
+    write_results(spark, lake, results, new_run_id(), app_id, version, idempotent=not failed)
+    if failed:
+        raise GateFailed(failed, rules[0].table)
+    return results
+
+
+@dataclasses.dataclass
+class SilverGate:
+    """Row rules and batch suites of the silver tables, bound to a lake and a stream's app id."""
+
+    rules: Mapping[str, list[Rule]]
+    lake: Path
+    app_id: str
+    runner: SuiteRunner
+
+    def table_rules(self, family: str) -> list[Rule]:
+        return rules_for(self.rules, "silver", family)
+
+    def rows(self, parsed: DataFrame, contract: Contract) -> DataFrame:
+        """parse_family output with the family's failed drop rules added to `_rules`/`_reasons`.
+
+        Rules read silver column names, so the silver columns are computed alongside for
+        the check and removed again; rows that failed their contract are not checked.
+        """
+        rules = self.table_rules(contract.family)
+        if not rules:
+            return parsed.withColumn(CONTRACT_OK, F.size("_reasons") == 0)
+        columns = silver_columns(contract)
+        added = [c for c in columns if c not in parsed.columns]
+        check_columns(rules, list(columns), f"silver.{contract.family}")
+        staged = parsed.withColumns({c: columns[c] for c in added})
+        flagged = apply_row_rules(staged, rules)
+        ok = F.size("_reasons") == 0
+        return flagged.withColumns(
+            {
+                CONTRACT_OK: ok,
+                "_rules": F.when(ok, F.concat("_rules", DROP_RULES)).otherwise(F.col("_rules")),
+                "_reasons": F.when(ok, F.concat("_reasons", DROP_REASONS)).otherwise(
+                    F.col("_reasons")
+                ),
+            }
+        ).drop(*added)
+
+    def check(
+        self,
+        spark: SparkSession,
+        batch_id: int,
+        gated: Mapping[str, DataFrame],
+        contracts: Mapping[str, Contract],
+    ) -> list[RuleResult]:
+        """Judge one micro-batch (`rows` outputs by family); raise GateFailed before any write.
+
+        Results are appended to ops.dq_results either way: at most once per batch when the
+        batch passes, as a separate attempt (new run id) when it fails.
+        """
+        results: list[RuleResult] = []
+        for family, parsed in gated.items():
+            rules = self.table_rules(family)
+            if not rules:
+                continue
+            _, rows = row_results(parsed, rules, where=F.col(CONTRACT_OK))
+            results += rows
+            if any(r.level != "row" for r in rules):
+                bound = to_silver(parsed, contracts[family])
+                results += self.runner.run(bound, rules)
+                results += referential_results(spark, bound, rules, self.lake)
+        failed = failures(results)
+        run_id = new_run_id()
+        write_results(
+            spark, self.lake, results, run_id, self.app_id, batch_id, idempotent=not failed
+        )
+        warned = [r for r in results if not r.passed and r.rule.action == "warn"]
+        for w in warned:
+            log.warning("dq warn, batch %d: %s", batch_id, w.describe())
+        if failed:
+            raise GateFailed(failed, f"silver batch {batch_id}")
+        return results
+
+
+def silver_gate(conf_dir: Path, lake: Path, app_id: str, state_dir: Path | None) -> SilverGate:
+    """The silver gate of conf_dir/rules, writing Data Docs under <state>/reports/dq."""
+    docs = state_dir / "reports" / "dq" if state_dir is not None else None
+    return SilverGate(load_rules(conf_dir / "rules"), lake, app_id, SuiteRunner(docs))
