@@ -1,26 +1,31 @@
-"""Pipeline job: bronze and silver in one Spark application (one JVM for a 2-core laptop).
+"""Pipeline job: bronze, silver and gold in one Spark application (one JVM for a 2-core laptop).
 
     .venv/bin/gamelake spark-conf
     .venv/bin/spark-submit --properties-file .gamelake/spark/local.conf jobs/pipeline.py --once
 
 or `gamelake run --once` (drain Kafka, then stop) / `gamelake run` (keep streaming).
-With --once the stages run one after the other, so silver sees everything bronze landed;
-otherwise both stream side by side until stopped.
+With --once the stages run one after the other, so silver sees everything bronze landed and
+gold everything silver wrote; the last stage (gold_batch) rebuilds the batch gold tables.
+Otherwise the streams run side by side until stopped: a gold stream starts once its silver
+table exists, and batch gold is rebuilt every --gold-batch-every seconds.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from gamelake import jobargs
+from gamelake.gold import batch as gold_batch
+from gamelake.gold import streaming as gold_streaming
 from gamelake.io import rows_read
 from gamelake.progress import ProgressRecorder
 from gamelake.spark import build_session
-from gamelake.streams import start_bronze, start_silver
+from gamelake.streams import checkpoint_app_id, start_bronze, start_silver
 
 log = logging.getLogger("gamelake.jobs.pipeline")
-STAGES = ("bronze", "silver")
+STAGES = ("bronze", "silver", "gold", "gold_batch")
 
 
 def parse_args(argv: list[str] | None = None):
@@ -29,6 +34,8 @@ def parse_args(argv: list[str] | None = None):
     jobargs.add_silver_args(parser)
     parser.add_argument("--stages", default=",".join(STAGES),
                         help=f"comma list of stages to run, of {', '.join(STAGES)}")  # fmt: skip
+    parser.add_argument("--gold-batch-every", type=float, default=600.0,
+                        help="seconds between batch gold rebuilds (0: never)")  # fmt: skip
     args = parser.parse_args(argv)
     args.stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = set(args.stages) - set(STAGES)
@@ -61,22 +68,57 @@ def main(argv: list[str] | None = None) -> int:
             job.rejects_family,
         )
 
+    def gold(running: dict | None = None) -> list:
+        """Start the streaming gold tables whose silver source exists (not yet in `running`)."""
+        started = []
+        spark.conf.set(gold_streaming.NO_DATA_BATCHES_CONF, "false")
+        for stream in gold_streaming.ready_streams(job.lake, running or {}):
+            checkpoint = job.checkpoints / "gold" / stream.table
+            query = gold_streaming.start_gold_stream(
+                spark, stream, job.lake, checkpoint,
+                checkpoint_app_id(checkpoint, f"gold.{stream.table}"),
+                job.options.once, job.options.interval, job.options.max_files_per_trigger,
+            )  # fmt: skip
+            if running is not None:
+                running[stream.table] = query
+            started.append(query)
+        return started
+
+    def rebuild_batch_gold() -> None:
+        written = gold_batch.rebuild(spark, job.lake)
+        log.info("batch gold: %s", ", ".join(f"{t}={n}" for t, n in written.items()))
+
     recorder = ProgressRecorder()
     spark.streams.addListener(recorder)
-    starters = {"bronze": bronze, "silver": silver}
+    starters = {"bronze": lambda: [bronze()], "silver": lambda: [silver()], "gold": gold}
     if job.options.once:
         for stage in args.stages:
-            query = starters[stage]()
-            query.awaitTermination()
+            if stage == "gold_batch":
+                rebuild_batch_gold()
+                continue
+            for query in starters[stage]():
+                query.awaitTermination()
+                log.info("%s done: %d records read", query.name, rows_read(query))
             recorder.flush(spark, job.lake)
-            log.info("%s done: %d records read", stage, rows_read(query))
         return 0
-    queries = [starters[stage]() for stage in args.stages]
+    queries = [
+        q for stage in args.stages if stage in ("bronze", "silver") for q in starters[stage]()
+    ]
+    gold_running: dict = {}
+    last_rebuild = time.monotonic()
     log.info("streaming %s; stop with Ctrl-C", ", ".join(args.stages))
-    while all(q.isActive for q in queries):
+    while all(q.isActive for q in queries + list(gold_running.values())):
+        if "gold" in args.stages:
+            queries_started = gold(gold_running)
+            if queries_started:
+                log.info("gold streams running: %s", ", ".join(sorted(gold_running)))
         spark.streams.awaitAnyTermination(timeout=30)
         recorder.flush(spark, job.lake)
-    for q in queries:
+        every = args.gold_batch_every
+        if "gold_batch" in args.stages and every > 0 and time.monotonic() - last_rebuild > every:
+            rebuild_batch_gold()
+            last_rebuild = time.monotonic()
+    for q in queries + list(gold_running.values()):
         if q.exception():
             raise q.exception()
     return 0

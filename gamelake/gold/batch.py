@@ -1,0 +1,380 @@
+"""Batch gold: business entities rebuilt from silver at any time.
+
+Each table has a pure `transform(silver frames..., params) -> DataFrame` (tested on tiny
+frames) and a builder in `BUILDERS` naming the silver tables it reads. `rebuild(spark, lake)`
+reads them, transforms and replaces each gold table in one Delta commit (mode overwrite), so
+a reader sees the old table or the new one, never a half-written one.
+
+    from gamelake.gold.batch import BUILDERS, rebuild
+    rebuild(spark, lake)                       # every table
+    rebuild(spark, lake, ["player_profile"])   # some
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from gamelake.gold import GOLD_LAYER
+from gamelake.pipeline import table_path
+
+log = logging.getLogger(__name__)
+
+# A user's events further apart than this start a new session (classic game analytics).
+SESSION_GAP_S = 300
+PURCHASE_STATUS = "approved_purchase"
+JOIN_STATUS = "joined"
+LOGIN_STATUS = "logged_in"
+
+
+def _latest(col: str | Column, order: Column) -> Column:
+    return F.max_by(col, order)
+
+
+def _seconds_between(start: Column, end: Column) -> Column:
+    return (F.unix_millis(end) - F.unix_millis(start)) / 1000.0
+
+
+# --- player profile and state (seed 003) --------------------------------------------------------
+
+
+def player_profile(game_api: DataFrame, inventory: DataFrame, affiliations: DataFrame) -> DataFrame:
+    """One row per Game API user: latest state (wealth, health, inventory, orgs), first login,
+    first purchase, first org join, and time played (first to last call, seconds)."""
+    order = F.struct("event_at", "event_id")
+    is_login = (F.col("event_type") == "login") & (F.col("status") == LOGIN_STATUS)
+    per_user = game_api.groupBy("user_id").agg(
+        F.count("*").alias("api_calls"),
+        F.min("event_at").alias("first_seen_at"),
+        F.max("event_at").alias("last_seen_at"),
+        F.min(F.when(F.col("event_type") == "register", F.col("event_at"))).alias("registered_at"),
+        F.min(F.when(is_login, F.col("event_at"))).alias("first_login_at"),
+        F.min(F.when(F.col("status") == PURCHASE_STATUS, F.col("event_at"))).alias(
+            "first_purchase_at"
+        ),
+        F.min(F.when(F.col("status") == JOIN_STATUS, F.col("event_at"))).alias("first_org_join_at"),
+        F.count(F.when(F.col("status") == PURCHASE_STATUS, 1)).alias("purchases"),
+        F.count(F.when(F.col("status") == JOIN_STATUS, 1)).alias("org_joins"),
+        _latest("event_id", order).alias("_latest_event_id"),
+        _latest("player_wealth", order).alias("wealth"),
+        _latest("player_health", order).alias("health"),
+    )
+    # The latest snapshot's items and orgs live in the child tables, keyed by its event id.
+    items = inventory.groupBy("event_id").agg(
+        F.count("*").alias("inventory_items"),
+        F.sum(F.coalesce(F.col("quantity"), F.lit(1))).cast("long").alias("inventory_quantity"),
+    )
+    orgs = affiliations.groupBy("event_id").agg(F.array_sort(F.collect_set("org")).alias("orgs"))
+    latest = F.col("_latest_event_id")
+    profile = (
+        per_user.join(items, latest == items["event_id"], "left")
+        .drop("event_id")
+        .join(orgs, latest == orgs["event_id"], "left")
+        .drop("event_id")
+    )
+    empty_orgs = F.array().cast("array<string>")
+    return profile.select(
+        "user_id",
+        "wealth",
+        "health",
+        F.coalesce("inventory_items", F.lit(0)).cast("long").alias("inventory_items"),
+        F.coalesce("inventory_quantity", F.lit(0)).cast("long").alias("inventory_quantity"),
+        F.coalesce("orgs", empty_orgs).alias("orgs"),
+        F.size(F.coalesce("orgs", empty_orgs)).alias("orgs_count"),
+        "registered_at",
+        "first_seen_at",
+        "first_login_at",
+        "first_purchase_at",
+        "first_org_join_at",
+        "last_seen_at",
+        _seconds_between(F.col("first_seen_at"), F.col("last_seen_at")).alias("time_played_s"),
+        "api_calls",
+        "purchases",
+        "org_joins",
+        F.col("_latest_event_id").alias("latest_event_id"),
+    )
+
+
+# --- rooms (seed 000) ----------------------------------------------------------------------------
+
+
+def room_stats(game_room: DataFrame, player_activity: DataFrame) -> DataFrame:
+    """One row per room (created, or only seen in activity): its type, creator, and the
+    players, events and points scored in it."""
+    rooms = game_room.groupBy("room_id").agg(
+        *[
+            _latest(c, F.struct("event_ts", "event_id")).alias(c)
+            for c in ("room_name", "room_mode", "room_tier", "created_at", "creator_player_id")
+        ]
+    )
+    activity = player_activity.groupBy("room_id").agg(
+        F.count("*").alias("activity_events"),
+        F.countDistinct("player_id").alias("unique_players"),
+        F.sum("points").cast("long").alias("total_points"),
+        F.avg("points").alias("avg_points"),
+        F.max("points").alias("max_points"),
+        F.min("points").alias("min_points"),
+        F.min("activity_at").alias("first_activity_at"),
+        F.max("activity_at").alias("last_activity_at"),
+    )
+    joined = rooms.join(activity, "room_id", "full_outer")
+    return joined.select(
+        "room_id",
+        "room_name",
+        "room_mode",
+        "room_tier",
+        "created_at",
+        "creator_player_id",
+        F.coalesce("activity_events", F.lit(0)).cast("long").alias("activity_events"),
+        F.coalesce("unique_players", F.lit(0)).cast("long").alias("unique_players"),
+        F.coalesce("total_points", F.lit(0)).cast("long").alias("total_points"),
+        "avg_points",
+        "max_points",
+        "min_points",
+        "first_activity_at",
+        "last_activity_at",
+    )
+
+
+# --- purchases (seed 002) ------------------------------------------------------------------------
+
+
+def purchase_facts(transaction: DataFrame) -> DataFrame:
+    """One row per store transaction (purchase or refund), money exact, refunds negative in
+    `signed_amount`."""
+    return transaction.select(
+        "transaction_id",
+        "event_id",
+        "user_id",
+        "platform",
+        F.col("transaction_type"),
+        "item_id",
+        "item_type",
+        "currency",
+        "amount",
+        F.when(F.col("transaction_type") == "refund", -F.col("amount"))
+        .otherwise(F.col("amount"))
+        .alias("signed_amount"),
+        "event_at",
+        F.to_date("event_at").alias("event_date"),
+    )
+
+
+# --- level / map funnel (seed 002) ---------------------------------------------------------------
+
+
+def level_funnel(player_action: DataFrame) -> DataFrame:
+    """Per level and map: sessions and players that played it, sessions that completed it,
+    and sessions stuck there (their last event is at this level, with no level_complete)."""
+    per_level = player_action.groupBy("session_id", "level_id", "map_id").agg(
+        F.first("player_id").alias("player_id"),
+        F.count("*").alias("events"),
+        F.max((F.col("event_type") == "level_complete").cast("int")).alias("completed"),
+    )
+    last = player_action.groupBy("session_id").agg(
+        F.max_by(F.struct("level_id", "map_id"), F.struct("event_at", "level_id")).alias("_last")
+    )
+    last = last.select(
+        "session_id",
+        F.col("_last.level_id").alias("level_id"),
+        F.col("_last.map_id").alias("map_id"),
+        F.lit(1).alias("is_last"),
+    )
+    flagged = per_level.join(last, ["session_id", "level_id", "map_id"], "left")
+    stuck = (F.col("is_last") == 1) & (F.col("completed") == 0)
+    return flagged.groupBy("level_id", "map_id").agg(
+        F.count("*").alias("sessions"),
+        F.countDistinct("player_id").alias("players"),
+        F.sum("events").cast("long").alias("events"),
+        F.sum("completed").cast("long").alias("completed_sessions"),
+        F.count(F.when(stuck, 1)).alias("stuck_sessions"),
+    )
+
+
+# --- daily active players ------------------------------------------------------------------------
+
+
+def player_key(col: str, numeric: bool) -> Column:
+    """A player's id in one spelling: seed 000 families use numbers (1001), the others
+    "player_1001"; gold uses the latter."""
+    return F.concat(F.lit("player_"), F.col(col).cast("string")) if numeric else F.col(col)
+
+
+# (silver table, id column, numeric id?, event time column) of every family naming a player.
+PLAYER_EVENTS: tuple[tuple[str, str, bool], ...] = (
+    ("player_activity", "player_id", True),
+    ("telemetry", "player_id", False),
+    ("player_action", "player_id", False),
+    ("transaction", "user_id", False),
+    ("game_api", "user_id", False),
+    ("user_score", "user_id", False),
+)
+
+
+def daily_active_players(frames: Mapping[str, DataFrame]) -> DataFrame:
+    """Per UTC day: distinct players seen in any family, and their events."""
+    parts = [
+        frames[table].select(
+            player_key(col, numeric).alias("player_key"),
+            F.to_date("event_ts").alias("activity_date"),
+        )
+        for table, col, numeric in PLAYER_EVENTS
+        if table in frames
+    ]
+    union = parts[0]
+    for p in parts[1:]:
+        union = union.unionByName(p)
+    return union.groupBy("activity_date").agg(
+        F.countDistinct("player_key").alias("active_players"),
+        F.count("*").alias("events"),
+    )
+
+
+# --- sessions (classic game analytics) -----------------------------------------------------------
+
+
+def user_sessions(user_score: DataFrame, gap_s: int = SESSION_GAP_S) -> DataFrame:
+    """One row per gap-based session of a user's scores: a new session starts when the
+    previous score is more than `gap_s` seconds earlier. Length is first to last event."""
+    by_user = Window.partitionBy("user_id").orderBy("event_at", "event_id")
+    previous = F.lag("event_at").over(by_user)
+    starts = user_score.withColumn(
+        "_new",
+        F.when(
+            previous.isNull()
+            | ((F.unix_millis("event_at") - F.unix_millis(previous)) > gap_s * 1000),
+            1,
+        ).otherwise(0),
+    )
+    numbered = starts.withColumn("session_no", F.sum("_new").over(by_user))
+    return numbered.groupBy("user_id", "session_no").agg(
+        F.first("team_id").alias("team_id"),
+        F.min("event_at").alias("session_start"),
+        F.max("event_at").alias("session_end"),
+        F.count("*").alias("events"),
+        F.sum("score").cast("long").alias("total_score"),
+        _seconds_between(F.min("event_at"), F.max("event_at")).alias("length_s"),
+    )
+
+
+# --- registry ------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Builder:
+    """A batch gold table: the silver tables it reads and how it is made of them."""
+
+    table: str
+    inputs: tuple[str, ...]
+    build: Callable[[Mapping[str, DataFrame]], DataFrame]
+    doc: str
+    # False: build from whichever inputs exist (a union); True: skip unless all exist.
+    needs_all: bool = True
+
+
+BUILDERS: dict[str, Builder] = {
+    b.table: b
+    for b in (
+        Builder(
+            "player_profile",
+            ("game_api", "player_inventory", "player_affiliations"),
+            lambda f: player_profile(
+                f["game_api"], f["player_inventory"], f["player_affiliations"]
+            ),
+            "player state and milestones per Game API user (seed 003)",
+        ),
+        Builder(
+            "room_stats",
+            ("game_room", "player_activity"),
+            lambda f: room_stats(f["game_room"], f["player_activity"]),
+            "per room: type, creator, players and points (seed 000)",
+        ),
+        Builder(
+            "purchase_facts",
+            ("transaction",),
+            lambda f: purchase_facts(f["transaction"]),
+            "store purchases and refunds (seed 002)",
+        ),
+        Builder(
+            "level_funnel",
+            ("player_action",),
+            lambda f: level_funnel(f["player_action"]),
+            "sessions per level/map, completed and stuck (seed 002)",
+        ),
+        Builder(
+            "daily_active_players",
+            tuple(t for t, _, _ in PLAYER_EVENTS),
+            daily_active_players,
+            "distinct players per day over every family",
+            needs_all=False,
+        ),
+        Builder(
+            "user_sessions",
+            ("user_score",),
+            lambda f: user_sessions(f["user_score"]),
+            "gap-based (5 min) sessions of user scores (classic)",
+        ),
+    )
+}
+
+
+def _is_delta(path: Path) -> bool:
+    return (path / "_delta_log").is_dir()
+
+
+def write_atomic(df: DataFrame, path: Path) -> None:
+    """Replace a Delta table's content in one commit (readers see old or new, never half)."""
+    (
+        df.write.format("delta")
+        .mode("overwrite")
+        # A rebuilt table may have new columns; the rebuild defines the schema.
+        .option("overwriteSchema", "true")
+        .save(str(path))
+    )
+
+
+def _rows_written(spark: SparkSession, path: Path) -> int:
+    """Rows the table's last commit wrote, from the Delta log (no second scan of the data)."""
+    from delta.tables import DeltaTable
+
+    last = DeltaTable.forPath(spark, str(path)).history(1).collect()[0]
+    return int((last["operationMetrics"] or {}).get("numOutputRows", 0))
+
+
+def rebuild(
+    spark: SparkSession, lake: Path, names: Iterable[str] | None = None
+) -> dict[str, int | None]:
+    """Rebuild the named batch gold tables (default: all) from the lake's silver.
+
+    Returns rows written per table; None for a table skipped because its silver input
+    does not exist yet. Raises KeyError for an unknown name.
+    """
+    chosen = list(names) if names else list(BUILDERS)
+    unknown = [n for n in chosen if n not in BUILDERS]
+    if unknown:
+        raise KeyError(f"unknown gold tables {unknown}; known: {', '.join(BUILDERS)}")
+    written: dict[str, int | None] = {}
+    for name in chosen:
+        builder = BUILDERS[name]
+        present = {t: table_path(lake, "silver", t) for t in builder.inputs}
+        present = {t: p for t, p in present.items() if _is_delta(p)}
+        if not present or (builder.needs_all and len(present) < len(builder.inputs)):
+            missing = sorted(set(builder.inputs) - set(present))
+            log.warning("gold.%s skipped: silver %s not there yet", name, ", ".join(missing))
+            written[name] = None
+            continue
+        started = time.monotonic()
+        frames = {t: spark.read.format("delta").load(str(p)) for t, p in present.items()}
+        df = builder.build(frames)
+        path = table_path(lake, GOLD_LAYER, name)
+        write_atomic(df, path)
+        rows = _rows_written(spark, path)
+        written[name] = rows
+        log.info("gold.%s rebuilt: %d rows in %.1fs", name, rows, time.monotonic() - started)
+    return written
