@@ -78,8 +78,11 @@ def register_table(conn, catalog: str, layer: str, table: str, location: str) ->
     return True
 
 
-def register_lake_at(conn, catalog: str, lake: Path, layers: tuple[str, ...]) -> list[str]:
-    """Register every Delta table of `lake` in `catalog` (rooted there); returns the new ones."""
+def register_lake_at(
+    conn, catalog: str, lake: Path, layers: tuple[str, ...], sql_dir: Path | None = None
+) -> list[str]:
+    """Register every Delta table of `lake` in `catalog` (rooted there), then (re)create the
+    views of <sql_dir>/views (default: the project's sql/); returns the new tables."""
     from gamelake.pipeline import find_delta_tables, table_path
 
     new = []
@@ -87,7 +90,44 @@ def register_lake_at(conn, catalog: str, lake: Path, layers: tuple[str, ...]) ->
         location = trino_location(lake, table_path(lake, layer, table))
         if register_table(conn, catalog, layer, table, location):
             new.append(f"{layer}.{table}")
+    create_views(conn, catalog, sql_dir)
     return new
+
+
+def _on_catalog(conn, catalog: str):
+    """A connection like `conn` whose session catalog is `catalog`."""
+    import trino as trino_dbapi
+
+    return trino_dbapi.dbapi.connect(
+        host=conn.host, port=conn.port, user=conn.user, catalog=catalog,
+        http_scheme=conn.http_scheme, auth=conn.auth,
+    )  # fmt: skip
+
+
+def create_views(conn, catalog: str, sql_dir: Path | None = None) -> list[str]:
+    """CREATE OR REPLACE every view of <sql_dir>/views in `catalog`; returns those created.
+
+    A view whose tables are not in the lake yet is skipped with a warning (the next
+    registration creates it).
+    """
+    from gamelake.config import project_root
+    from gamelake.queries import list_views, view_ddl
+
+    views = list_views(sql_dir or project_root() / "sql")
+    if not views:
+        return []
+    # Views keep the session catalog to resolve their catalog-less names: use the target one.
+    session = _on_catalog(conn, catalog)
+    created = []
+    for view in views:
+        run(session, f"create schema if not exists {catalog}.{view.schema}")
+        try:
+            run(session, view_ddl(view, catalog))
+        except GamelakeError as exc:
+            log.warning("view %s.%s not created: %s", view.schema, view.name, exc.cause)
+            continue
+        created.append(f"{view.schema}.{view.name}")
+    return created
 
 
 def create_lake_catalog(conn, catalog: str, lake: Path) -> None:
