@@ -1,11 +1,13 @@
 """`gamelake demo`: the main job end to end on the embedded stack, printed for a person.
 
-up -> topics -> generated game events into Kafka -> bronze and silver (spark-submit, --once)
--> every lake table registered in Trino -> a few questions answered from silver by Trino.
+up -> topics -> generated game events into Kafka -> bronze, silver and gold (spark-submit
+jobs/pipeline.py --once) -> every lake table and view registered in Trino -> a handful of
+business questions of sql/queries answered by Trino from gold and silver.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -20,67 +22,24 @@ from gamelake.display import print_result
 from gamelake.errors import GamelakeError
 from gamelake.generator import GeneratorOptions, generate
 from gamelake.pipeline import load_pipeline_conf
+from gamelake.queries import load_query
 from gamelake.runtime import stack
 from gamelake.spark import submit_command, submit_env
 
 log = logging.getLogger(__name__)
 
 DEMO_EVENTS = 20_000
-# (title, query) shown at the end; {c} is the catalog.
+# Business questions of sql/queries answered at the end, one per seed and the classic work.
 QUESTIONS = (
-    (
-        "events per family in silver, and what quarantine caught",
-        """
-        with silver as (
-            select family, count(*) as events from {c}.silver.telemetry group by 1
-            union all select family, count(*) from {c}.silver.player_action group by 1
-            union all select family, count(*) from {c}.silver.transaction group by 1
-            union all select family, count(*) from {c}.silver.game_api group by 1
-            union all select family, count(*) from {c}.silver.user_score group by 1
-        ),
-        quarantined as (
-            select family, count(*) as quarantined from {c}.ops.quarantine group by 1
-        )
-        select s.family, s.events, coalesce(q.quarantined, 0) as quarantined
-        from silver as s left join quarantined as q on s.family = q.family
-        order by s.family
-        """,
-    ),
-    (
-        "kills, deaths and K/D per player (top 5 by kills)",
-        """
-        select player_id,
-               count_if(event_type = 'kill') as kills,
-               count_if(event_type = 'death') as deaths,
-               round(cast(count_if(event_type = 'kill') as double)
-                     / nullif(count_if(event_type = 'death'), 0), 2) as kd_ratio
-        from {c}.silver.telemetry
-        group by player_id
-        order by kills desc, player_id
-        limit 5
-        """,
-    ),
-    (
-        "purchases and refunds by item type (USD)",
-        """
-        select item_type, transaction_type, count(*) as transactions, sum(amount) as amount
-        from {c}.silver.transaction
-        where currency = 'USD'
-        group by 1, 2
-        order by 1, 2
-        """,
-    ),
-    (
-        "top 5 teams by total score",
-        """
-        select team_id, sum(score) as total_score, count(distinct user_id) as players
-        from {c}.silver.user_score
-        group by team_id
-        order by total_score desc
-        limit 5
-        """,
-    ),
+    "rooms/top_rooms_by_players",
+    "combat/kd_ratio_per_player_5m",
+    "engagement/where_players_get_stuck",
+    "player_state/time_to_first_purchase_and_org_join",
+    "leaderboards/team_mvps",
+    "classic/abuse_detection",
 )
+# A question with many rows shows its first ones.
+MAX_ROWS = 10
 
 
 def run(settings: Settings, console: Console, events: int = DEMO_EVENTS) -> None:
@@ -110,7 +69,7 @@ def run(settings: Settings, console: Console, events: int = DEMO_EVENTS) -> None
         summary.seconds,
     )  # fmt: skip
 
-    console.rule("3/5 bronze and silver (spark-submit jobs/pipeline.py --once)")
+    console.rule("3/5 bronze, silver and gold (spark-submit jobs/pipeline.py --once)")
     cmd = submit_command(settings, "pipeline", ["--once"])
     log.info("$ %s", " ".join(cmd))
     if subprocess.run(cmd, env=submit_env(dict(os.environ))).returncode != 0:
@@ -120,11 +79,19 @@ def run(settings: Settings, console: Console, events: int = DEMO_EVENTS) -> None
     new = trino_client.register_lake(settings)
     log.info("registered: %s", ", ".join(new) if new else "all tables were registered already")
 
-    console.rule("5/5 questions answered by Trino from silver")
+    console.rule("5/5 business questions answered by Trino (sql/queries)")
     conn = trino_client.connect(settings.trino)
-    for title, sql in QUESTIONS:
-        print_result(console, trino_client.run(conn, sql.format(c=settings.trino.catalog)), title)
+    sql_dir = settings.paths.root / "sql"
+    for name in QUESTIONS:
+        query = load_query(sql_dir, name)
+        result = trino_client.run(conn, query.sql)
+        shown = dataclasses.replace(result, rows=result.rows[:MAX_ROWS])
+        more = len(result.rows) - len(shown.rows)
+        title = f"{name}: {query.question}" + (
+            f" (first {MAX_ROWS} of {len(result.rows)})" if more else ""
+        )
+        print_result(console, shown, title)
     console.print(
-        f"[green]demo ok:[/green] {summary.records} events Kafka -> bronze -> silver -> Trino; "
-        f"open the console with `gamelake sql`"
+        f"[green]demo ok:[/green] {summary.records} events Kafka -> bronze -> silver -> gold -> "
+        f"Trino; more questions: `gamelake query --list`, the console: `gamelake sql`"
     )

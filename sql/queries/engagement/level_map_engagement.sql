@@ -19,7 +19,7 @@ final as (
         players,
         events,
         completed_sessions,
-        round(100.0 * completed_sessions / sessions, 2) as completion_pct
+        round(100 * cast(completed_sessions as double) / sessions, 2) as completion_pct
     from funnel
 )
 

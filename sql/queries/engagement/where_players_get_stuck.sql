@@ -22,7 +22,7 @@ final as (
         level_id,
         sessions,
         stuck_sessions,
-        round(100.0 * stuck_sessions / sessions, 2) as stuck_pct
+        round(100 * cast(stuck_sessions as double) / sessions, 2) as stuck_pct
     from per_level
 )
 

@@ -13,11 +13,11 @@ durations as (
     select
         case
             when first_purchase_at >= first_login_at
-                then to_milliseconds(first_purchase_at - first_login_at) / 1000.0
+                then to_milliseconds(first_purchase_at - first_login_at) / 1e3
         end as to_purchase_s,
         case
             when first_org_join_at >= first_login_at
-                then to_milliseconds(first_org_join_at - first_login_at) / 1000.0
+                then to_milliseconds(first_org_join_at - first_login_at) / 1e3
         end as to_org_join_s
     from profiles
 ),

@@ -17,7 +17,7 @@ final as (
     select
         room_type,
         activity_events,
-        round(100.0 * activity_events / sum(activity_events) over (), 2) as share_pct
+        round(100 * cast(activity_events as double) / sum(activity_events) over (), 2) as share_pct
     from per_type
 )
 
