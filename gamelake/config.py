@@ -32,12 +32,32 @@ class Versions:
     trino_java_min: int
 
 
+class LakeUri(str):
+    """A location on object storage (e.g. s3a://bucket/lake) that joins with `/` like a Path;
+    pathlib would collapse its `//`. Profiles of the scale-out stacks put lake and checkpoints
+    there; jobs hand locations to Spark as strings either way."""
+
+    def __truediv__(self, part: object) -> LakeUri:
+        return LakeUri(f"{self.rstrip('/')}/{str(part).strip('/')}")
+
+    @property
+    def name(self) -> str:
+        return self.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _location(root: Path, value: str) -> Path:
+    """A profile's path: a URI as given, a relative path resolved against the root."""
+    return LakeUri(value) if "://" in value else (root / value).resolve()  # type: ignore[return-value]
+
+
 @dataclasses.dataclass(frozen=True)
 class Paths:
     root: Path
     home: Path
     lake: Path
     state: Path
+    # Streams' checkpoints; a cluster keeps them on shared storage (default: <state>/checkpoints).
+    checkpoint_root: Path | None = None
 
     @property
     def jars(self) -> Path:
@@ -57,7 +77,7 @@ class Paths:
 
     @property
     def checkpoints(self) -> Path:
-        return self.state / "checkpoints"
+        return self.checkpoint_root or self.state / "checkpoints"
 
     @property
     def conf(self) -> Path:
@@ -72,10 +92,12 @@ class KafkaSettings:
     controller_port: int
     heap_mb: int
     default_partitions: int
+    # A cluster's bootstrap list ("b1:9092,b2:9092"); default: host:port.
+    bootstrap: str | None = None
 
     @property
     def bootstrap_servers(self) -> str:
-        return f"{self.host}:{self.port}"
+        return self.bootstrap or f"{self.host}:{self.port}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,8 +197,11 @@ def load_settings(
         paths = Paths(
             root=root,
             home=(root / paths_raw["home"]).resolve(),
-            lake=(root / paths_raw["lake"]).resolve(),
+            lake=_location(root, paths_raw["lake"]),
             state=(root / paths_raw["state"]).resolve(),
+            checkpoint_root=(
+                _location(root, paths_raw["checkpoints"]) if paths_raw.get("checkpoints") else None
+            ),
         )
         spark_raw = dict(raw["spark"])
         spark_raw["extra"] = {str(k): str(v) for k, v in (spark_raw.get("extra") or {}).items()}

@@ -12,6 +12,18 @@ python3 -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null 
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 
+# The tests validate docker-compose.yml with docker-compose (no Docker engine needed); it is
+# installed on its own, without recommends, so Debian does not pull the docker.io engine along.
+if ! command -v docker-compose >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "gamelake: installing docker-compose from Debian packages"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+  else
+    missing+=(docker-compose)
+  fi
+fi
+
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "gamelake: installing ${missing[*]} from Debian packages"
