@@ -56,9 +56,14 @@ def connect(lake: Lake):
 
 
 def frame(conn, sql: str):
-    """The rows of one statement as a pandas DataFrame (column names from Trino)."""
+    """The rows of one statement as a pandas DataFrame (column names from Trino).
+
+    A date or timestamp Python cannot hold (say year 12345, from a bad event time) becomes
+    NaT with a printed warning instead of failing the whole answer: analysts still see the
+    rest, and the data-quality notebook shows where such values come from.
+    """
     import pandas as pd
-    from trino.exceptions import TrinoQueryError
+    from trino.exceptions import TrinoDataError, TrinoQueryError
 
     cur = conn.cursor()
     try:
@@ -66,7 +71,41 @@ def frame(conn, sql: str):
         rows = cur.fetchall()
     except TrinoQueryError as exc:
         raise GamelakeError(f"Trino rejected the query: {exc.message}") from exc
+    except TrinoDataError:
+        return _frame_as_text(conn, sql)
     return pd.DataFrame(rows, columns=[d[0] for d in cur.description or []])
+
+
+def _frame_as_text(conn, sql: str):
+    """`frame` through the client's raw values, dates and times parsed leniently (NaT)."""
+    import pandas as pd
+    import trino
+
+    raw = trino.dbapi.connect(
+        host=conn.host,
+        port=conn.port,
+        user=conn.user,
+        catalog=conn.catalog,
+        schema=conn.schema,
+        http_scheme=conn.http_scheme,
+        legacy_primitive_types=True,
+    ).cursor()
+    raw.execute(sql)
+    rows = raw.fetchall()
+    df = pd.DataFrame(rows, columns=[d[0] for d in raw.description or []])
+    for name, type_code, *_ in raw.description or []:
+        if type_code.startswith(("date", "timestamp")):
+            text = df[name].astype("string").str.removesuffix(" UTC")
+            parsed = pd.to_datetime(text, errors="coerce", utc=type_code.endswith("zone"))
+            bad = int((parsed.isna() & df[name].notna()).sum())
+            if bad:
+                print(f"warning: {bad} {name} value(s) out of the representable range -> NaT")
+            df[name] = parsed.dt.date if type_code == "date" else parsed
+        elif type_code.startswith("decimal"):
+            from decimal import Decimal
+
+            df[name] = df[name].map(lambda v: None if v is None else Decimal(v))
+    return df
 
 
 def tables(conn, schemas: tuple[str, ...] = ANALYST_SCHEMAS) -> set[str]:
@@ -130,6 +169,7 @@ def bar(df, x: str, y: str, title: str, *, horizontal: bool = False, ax=None):
         if not horizontal:
             ax.tick_params(axis="x", labelrotation=45)
     (ax.set_ylabel if not horizontal else ax.set_xlabel)(y)
+    ax.figure.tight_layout()
     return ax
 
 
@@ -139,10 +179,11 @@ def line(df, x: str, y: str, title: str, *, by: str | None = None, ax=None):
     if not _empty(df, ax):
         groups = df.groupby(by) if by else [(y, df)]
         for label, part in groups:
-            part = part.sort_values(x)
+            part = part.dropna(subset=[x]).sort_values(x)
             ax.plot(part[x], part[y].astype(float), marker=".", label=str(label))
         if by:
             ax.legend(fontsize="small")
         ax.tick_params(axis="x", labelrotation=30)
     ax.set_ylabel(y)
+    ax.figure.tight_layout()
     return ax
