@@ -137,6 +137,10 @@ class SilverGate:
     app_id: str
     runner: SuiteRunner
 
+    def bound(self, app_id: str) -> SilverGate:
+        """This gate for the stream whose Delta txnAppId is `app_id` (known once it starts)."""
+        return dataclasses.replace(self, app_id=app_id)
+
     def table_rules(self, family: str) -> list[Rule]:
         return rules_for(self.rules, "silver", family)
 
@@ -201,7 +205,12 @@ class SilverGate:
         return results
 
 
-def silver_gate(conf_dir: Path, lake: Path, app_id: str, state_dir: Path | None) -> SilverGate:
-    """The silver gate of conf_dir/rules, writing Data Docs under <state>/reports/dq."""
+def silver_gate(
+    conf_dir: Path, lake: Path, app_id: str = "", state_dir: Path | None = None
+) -> SilverGate:
+    """The silver gate of conf_dir/rules, writing Data Docs under <state>/reports/dq.
+
+    `app_id` may be left empty and bound by the stream (`SilverGate.bound`).
+    """
     docs = state_dir / "reports" / "dq" if state_dir is not None else None
     return SilverGate(load_rules(conf_dir / "rules"), lake, app_id, SuiteRunner(docs))

@@ -102,3 +102,26 @@ def test_the_repository_rules_load_and_name_real_silver_columns(root, spark):
         for r in table_rules:
             for c in (r.column, r.relative_to):
                 assert c is None or c in columns, f"{table}.{r.name}: no column {c}"
+
+
+def test_the_gold_rules_name_real_gold_columns(root, spark):
+    """Gold rule files are checked against the columns the gold builders really produce."""
+    from gamelake.contracts import load_contracts
+    from gamelake.gold.batch import BUILDERS
+    from gamelake.silver import parse_family, to_children, to_silver
+    from tests.unit.test_silver import bronze
+
+    contracts = load_contracts(root / "conf" / "contracts")
+    silver = {}
+    for family, contract in contracts.items():
+        parsed = parse_family(bronze(spark, family, []), contract)
+        silver[family] = to_silver(parsed, contract)
+        silver.update(to_children(parsed, contract))
+    rules = load_rules(root / "conf" / "rules")
+    gold = {t.split(".")[1]: rs for t, rs in rules.items() if t.startswith("gold.")}
+    assert gold, "gold tables have rules"
+    for table, table_rules in gold.items():
+        builder = BUILDERS[table]
+        columns = set(builder.build({t: silver[t] for t in builder.inputs}).columns)
+        for r in table_rules:
+            assert r.column is None or r.column in columns, f"gold.{table}.{r.name}: {r.column}"

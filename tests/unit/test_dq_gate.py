@@ -1,0 +1,151 @@
+"""The silver gate on tiny parsed batches: drop rows reach quarantine with every failed rule,
+fail rules stop the batch before any write, results are recorded once per passing batch."""
+
+from __future__ import annotations
+
+import pytest
+
+from gamelake.contracts import load_contracts
+from gamelake.dq.gate import SilverGate
+from gamelake.dq.results import RESULTS_TABLE, GateFailed
+from gamelake.dq.rules import parse_rules
+from gamelake.dq.suite import SuiteRunner
+from gamelake.silver import parse_family, to_children, to_quarantine, to_silver
+from tests.unit.test_silver import bronze
+
+FAMILY = "player_activity"
+GOOD = {"player_id": 1, "game_room_id": 7, "points": 10, "coordinates": "[1,2]"}
+OFF_MAP = {**GOOD, "player_id": 2, "coordinates": "[500,2]"}
+OFF_MAP_AND_RICH = {**GOOD, "player_id": 3, "coordinates": "[500,2]", "points": 5000}
+BROKEN = {**GOOD, "player_id": 4, "points": -5}  # breaks the contract (min 0)
+RULES = {
+    "rules": [
+        {"name": "on_map", "description": "d", "action": "drop", "check": "row",
+         "expr": "coord_x between 0 and 100"},
+        {"name": "per_round", "description": "d", "action": "drop", "check": "between",
+         "column": "points", "max": 1000},
+        {"name": "players", "description": "d", "action": "warn", "check": "between",
+         "column": "player_id", "max": 1},
+    ]
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def contracts(root):
+    return load_contracts(root / "conf" / "contracts")
+
+
+def gate_of(tmp_path, doc=RULES):
+    rules = {f"silver.{FAMILY}": parse_rules(f"silver.{FAMILY}", doc)}
+    return SilverGate(rules, tmp_path / "lake", "test-app", SuiteRunner())
+
+
+def gated(spark, contracts, gate, payloads):
+    contract = contracts[FAMILY]
+    return gate.rows(parse_family(bronze(spark, FAMILY, payloads), contract), contract)
+
+
+def test_drop_rules_route_rows_to_quarantine_with_every_failed_rule(spark, contracts, tmp_path):
+    gate = gate_of(tmp_path)
+    parsed = gated(spark, contracts, gate, [GOOD, OFF_MAP, OFF_MAP_AND_RICH, BROKEN])
+    silver = to_silver(parsed, contracts[FAMILY]).collect()
+    assert [r.player_id for r in silver] == [1]
+    assert "_dq_drop_rules" not in to_silver(parsed, contracts[FAMILY]).columns
+    quarantined = {r.raw_value: r for r in to_quarantine(parsed).collect()}
+    assert len(quarantined) == 3
+    by_player = {
+        int(r.raw_value.decode().split(",")[0].split(":")[1]): r for r in quarantined.values()
+    }
+    assert by_player[2].rules == ["dq.on_map"]
+    assert by_player[3].rules == ["dq.on_map", "dq.per_round"]
+    assert "per_round: points = 5000 breaks points in [-inf, 1000]" in by_player[3].reason
+    # A row that broke its contract is judged by the contract only.
+    assert by_player[4].rules == ["contract.range"]
+
+
+def test_a_passing_batch_records_its_results_once(spark, contracts, tmp_path):
+    gate = gate_of(tmp_path)
+    parsed = gated(spark, contracts, gate, [GOOD, OFF_MAP, {**GOOD, "player_id": 9}, BROKEN])
+    results = gate.check(spark, 3, {FAMILY: parsed}, contracts)
+    by_rule = {r.rule.name: r for r in results}
+    assert (by_rule["on_map"].unexpected_count, by_rule["on_map"].evaluated_count) == (1, 3)
+    assert by_rule["players"].unexpected_count == 2  # players 2 and 9 (warn: kept)
+    gate.check(spark, 3, {FAMILY: parsed}, contracts)  # a replay of batch 3
+    stored = spark.read.format("delta").load(str(tmp_path / "lake" / "ops" / RESULTS_TABLE))
+    assert stored.count() == 3
+    assert {r.rule for r in stored.where("not passed").collect()} == {"on_map", "players"}
+
+
+def test_a_fail_rule_stops_the_batch_and_the_retry_is_recorded(spark, contracts, tmp_path):
+    strict = {"rules": [*RULES["rules"], {"name": "few_points", "description": "d",
+              "action": "fail", "check": "mean", "column": "points", "max": 5}]}  # fmt: skip
+    gate = gate_of(tmp_path, strict)
+    parsed = gated(spark, contracts, gate, [GOOD, OFF_MAP])
+    with pytest.raises(GateFailed) as failed:
+        gate.check(spark, 0, {FAMILY: parsed}, contracts)
+    message = str(failed.value)
+    assert "silver.player_activity rule 'few_points' (fail): observed 10" in message
+    assert "threshold mean(points) in [-inf, 5]" in message
+    # The rule is relaxed; the retried batch 0 passes and its results are not blocked.
+    relaxed = gate_of(tmp_path)
+    relaxed.check(spark, 0, {FAMILY: gated(spark, contracts, relaxed, [GOOD, OFF_MAP])}, contracts)
+    stored = spark.read.format("delta").load(str(tmp_path / "lake" / "ops" / RESULTS_TABLE))
+    runs = stored.groupBy("run_id").count().collect()
+    assert len(runs) == 2
+    assert stored.where("rule = 'few_points' and not passed").count() == 1
+
+
+def test_tables_without_rules_pass_untouched(spark, contracts, tmp_path):
+    gate = SilverGate({}, tmp_path / "lake", "app", SuiteRunner())
+    parsed = gated(spark, contracts, gate, [GOOD, OFF_MAP])
+    assert to_silver(parsed, contracts[FAMILY]).count() == 2
+    assert to_children(parsed, contracts[FAMILY]) == {}
+    assert gate.check(spark, 0, {FAMILY: parsed}, contracts) == []
+
+
+def test_a_rule_naming_an_unknown_column_is_a_readable_error(spark, contracts, tmp_path):
+    from gamelake.errors import GamelakeError
+
+    bad = {"rules": [{"name": "x", "description": "d", "action": "warn", "check": "not_null",
+                      "column": "game_room_id"}]}  # fmt: skip
+    with pytest.raises(GamelakeError, match="reads column 'game_room_id'"):
+        gated(spark, contracts, gate_of(tmp_path, bad), [GOOD])
+
+
+def test_report_pass_rates_cover_the_last_n_evaluations_per_table(spark):
+    import datetime as dt
+
+    from gamelake.dq.report import pass_rates
+    from gamelake.dq.results import RESULTS_SCHEMA
+
+    t = dt.datetime(2026, 1, 1)
+    rows = [
+        # run, app, batch, layer, table, rule, kind, action, passed, observed, thr, bad, n, at
+        (
+            f"r{i}",
+            "a",
+            i,
+            "silver",
+            "t",
+            "nn",
+            "not_null",
+            "drop",
+            i != 1,
+            f"{int(i == 1)} unexpected",
+            "x not null",
+            int(i == 1),
+            10,
+            t + dt.timedelta(minutes=i),
+        )
+        for i in range(4)
+    ] + [
+        ("g0", "a", 0, "gold", "g", "rows", "row_count", "fail", False, "0", "[1, inf]", None, 0, t)
+    ]
+    df = spark.createDataFrame(rows, RESULTS_SCHEMA)
+    out = {(r.table_name, r.rule): r for r in pass_rates(df, last=3).collect()}
+    silver = out[("t", "nn")]
+    # The last three runs are r3, r2, r1: one of them failed.
+    assert (silver.evaluations, round(silver.pass_rate, 3), silver.unexpected_rows) == (3, 0.667, 1)
+    assert silver.last_observed == "0 unexpected" and silver.last_passed
+    assert out[("g", "rows")].pass_rate == 0.0
+    assert pass_rates(df.limit(0), last=3).count() == 0
