@@ -69,6 +69,18 @@ def range_app_id(start: Offsets, end: Offsets) -> str:
     return "gamelake.backfill." + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def merged_rows(history: Sequence, before: int) -> int:
+    """Rows our MERGE inserted, from the table history: the first MERGE after `before`
+    (auto compaction may commit right behind it, so the latest commit is not always ours)."""
+    ours = sorted(
+        (h for h in history if h["version"] > before and h["operation"] == "MERGE"),
+        key=lambda h: h["version"],
+    )
+    if not ours:
+        return 0  # nothing matched the MERGE's insert clause: Delta may commit nothing
+    return int((ours[0]["operationMetrics"] or {}).get("numTargetRowsInserted", 0))
+
+
 def _table_exists(spark: SparkSession, path: Path) -> bool:
     from delta.tables import DeltaTable
 
@@ -96,16 +108,15 @@ def merge_into_bronze(
                 rows.dropDuplicates(list(COORDINATES)), target, partition_by, app_id, 0
             )
             return int(DeltaTable.forPath(spark, str(target)).toDF().count())
+        table = DeltaTable.forPath(spark, str(target))
+        before = table.history(1).collect()[0]["version"]
         (
-            DeltaTable.forPath(spark, str(target))
-            .alias("t")
+            table.alias("t")
             .merge(rows.dropDuplicates(list(COORDINATES)).alias("s"), merge_condition(partition_by))
             .whenNotMatchedInsertAll()
             .execute()
         )
-        last = DeltaTable.forPath(spark, str(target)).history(1).collect()[0]
-        metrics = last["operationMetrics"] or {}
-        return int(metrics.get("numTargetRowsInserted", metrics.get("numOutputRows", 0)))
+        return merged_rows(table.history(20).collect(), before)
 
     outcome = with_conflict_retry(attempt, f"backfill into {target}", backoff)
     return outcome.value, outcome.attempts

@@ -151,3 +151,15 @@ def test_missing_from_keeps_each_new_coordinate_once(spark):
     )
     out = sorted(tuple(r) for r in missing_from(incoming, existing).collect())
     assert out == [("g.a", 0, 2, "new"), ("g.a", 2, 1, "new")]
+
+
+def test_rows_added_come_from_our_merge_even_when_auto_compaction_commits_after_it():
+    from gamelake.ops.backfill import merged_rows
+
+    history = [
+        {"version": 7, "operation": "OPTIMIZE", "operationMetrics": {"numAddedFiles": "1"}},
+        {"version": 6, "operation": "MERGE", "operationMetrics": {"numTargetRowsInserted": "66"}},
+        {"version": 5, "operation": "MERGE", "operationMetrics": {"numTargetRowsInserted": "9"}},
+    ]
+    assert merged_rows(history, before=5) == 66
+    assert merged_rows(history, before=7) == 0
