@@ -69,7 +69,7 @@ clean: ## Stop services and delete everything generated (.gamelake, .venv)
 .PHONY: notebook trino-cli dashboard
 
 notebook: up ## JupyterLab on notebooks/ (kernel: the project's .venv Python, reading Trino as analyst)
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 --ServerApp.allow_root=True
 
 trino-cli: up ## The Trino 476 console (CLI) on the lake's catalog
 	$(GAMELAKE) sql
