@@ -112,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             queries_started = gold(gold_running)
             if queries_started:
                 log.info("gold streams running: %s", ", ".join(sorted(gold_running)))
-        spark.streams.awaitAnyTermination(timeout=30)
+        # Look for new silver tables often until every gold stream runs.
+        waiting = "gold" in args.stages and len(gold_running) < len(gold_streaming.GOLD_STREAMS)
+        spark.streams.awaitAnyTermination(timeout=5 if waiting else 30)
         recorder.flush(spark, job.lake)
         every = args.gold_batch_every
         if "gold_batch" in args.stages and every > 0 and time.monotonic() - last_rebuild > every:
