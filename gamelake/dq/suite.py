@@ -142,7 +142,11 @@ class SuiteRunner:
             os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no phoning home
             import great_expectations as gx
 
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
             ctx = gx.get_context(mode="ephemeral")
+            # Progress bars per metric would flood the stream's log every micro-batch.
+            ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
             if self.docs_dir is not None:
                 self.docs_dir.mkdir(parents=True, exist_ok=True)
                 ctx.add_data_docs_site(

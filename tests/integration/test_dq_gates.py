@@ -182,3 +182,26 @@ def test_a_gold_table_failing_its_gate_is_not_published(spark, dq_run):
     assert not target.exists()
     stored = read(spark, lake, "ops", RESULTS_TABLE).where("table_name = 'room_stats'")
     assert stored.where("not passed").count() == 1
+
+
+def test_dq_check_and_report_commands(dq_run, settings):
+    """`gamelake dq check` runs the repository's rules on a table's current version and
+    records them; `gamelake dq report` prints the pass rates."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    lake = dq_run["area"] / "lake"
+    if not (table_path(lake, "silver", FAMILY) / "_delta_log").is_dir():
+        pytest.skip("needs the silver tables of the first test")
+    cli = [str(Path(sys.executable).parent / "gamelake"), "--env", settings.env]
+    env = {**os.environ, "COLUMNS": "200"}
+    check = subprocess.run([*cli, "dq", "check", f"silver.{FAMILY}", "--lake", str(lake)],
+                           capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "event_id_unique" in check.stdout and "room_known" in check.stdout
+    report = subprocess.run([*cli, "dq", "report", "--last", "5", "--lake", str(lake)],
+                            capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert "silver.player_activity" in report.stdout and "mean_points" in report.stdout
