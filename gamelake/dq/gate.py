@@ -208,9 +208,11 @@ class SilverGate:
 def silver_gate(
     conf_dir: Path, lake: Path, app_id: str = "", state_dir: Path | None = None
 ) -> SilverGate:
-    """The silver gate of conf_dir/rules, writing Data Docs under <state>/reports/dq.
+    """The silver gate of conf_dir/rules, writing Data Docs of failing batches under
+    <state>/reports/dq.
 
     `app_id` may be left empty and bound by the stream (`SilverGate.bound`).
     """
     docs = state_dir / "reports" / "dq" if state_dir is not None else None
-    return SilverGate(load_rules(conf_dir / "rules"), lake, app_id, SuiteRunner(docs))
+    runner = SuiteRunner(docs, docs_always=False)
+    return SilverGate(load_rules(conf_dir / "rules"), lake, app_id, runner)

@@ -34,6 +34,7 @@ from gamelake.dq.rules import Rule
 log = logging.getLogger(__name__)
 
 MAX_PANDAS_ROWS = 2_000_000
+KEEP_RESULTS = 50
 DOCS_SITE = "gamelake"
 _DISTRIBUTION = ("mean", "stddev", "distinct_ratio")
 # Checks that judge the values a batch has: without any, there is nothing to judge.
@@ -124,14 +125,23 @@ class _Engine:
 
 
 class SuiteRunner:
-    """Runs tables' batch-level suites with GX, writing Data Docs to `docs_dir` if given.
+    """Runs tables' batch-level suites with GX, writing Data Docs to `docs_dir` if given
+    (for every validation, or with `docs_always=False` only for those that failed).
 
     One ephemeral GX context per runner; suites are (re)built from the rules on each run,
     so a relaxed rule takes effect at the next batch.
     """
 
-    def __init__(self, docs_dir: Path | None = None, max_pandas_rows: int = MAX_PANDAS_ROWS):
+    def __init__(
+        self,
+        docs_dir: Path | None = None,
+        max_pandas_rows: int = MAX_PANDAS_ROWS,
+        docs_always: bool = True,
+    ):
         self.docs_dir = docs_dir
+        # False: only validations with a failed expectation update the docs (a stream's
+        # batches: rebuilding the site costs seconds per batch).
+        self.docs_always = docs_always
         self.max_pandas_rows = max_pandas_rows
         self._engine: _Engine | None = None
         self._lock = threading.Lock()
@@ -141,7 +151,6 @@ class SuiteRunner:
         if self._engine is None:
             os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no phoning home
             import great_expectations as gx
-
             from great_expectations.data_context.types.base import ProgressBarsConfig
 
             ctx = gx.get_context(mode="ephemeral")
@@ -163,6 +172,37 @@ class SuiteRunner:
             self._engine = _Engine(ctx, {})
         return self._engine
 
+    def _with_docs(self, ctx, name: str, vd, params: dict):
+        """Validate through a checkpoint that updates the Data Docs site; the result."""
+        import great_expectations as gx
+        from great_expectations.checkpoint import UpdateDataDocsAction
+
+        checkpoint = ctx.checkpoints.add(
+            gx.Checkpoint(
+                name=name,
+                validation_definitions=[vd],
+                actions=[UpdateDataDocsAction(name="docs", site_names=[DOCS_SITE])],
+                result_format="BASIC",
+            )
+        )
+        try:
+            outcome = checkpoint.run(**params)
+        finally:
+            ctx.checkpoints.delete(name)
+        self._forget_old_results(ctx)
+        (validation,) = outcome.run_results.values()
+        return validation
+
+    def _forget_old_results(self, ctx) -> None:
+        """Keep the newest KEEP_RESULTS in memory: a long stream would grow them (and the
+        docs index rebuilt per batch) without end; older pages stay on disk."""
+        store = ctx.validation_results_store
+        keys = store.list_keys()
+        if len(keys) > KEEP_RESULTS:
+            by_age = sorted(keys, key=lambda k: str(k.run_id.run_time))
+            for key in by_age[: len(keys) - KEEP_RESULTS]:
+                store.remove_key(key)
+
     def run(
         self,
         df: DataFrame,
@@ -182,7 +222,6 @@ class SuiteRunner:
 
     def _run(self, df, rules, rows, now) -> list[RuleResult]:
         import great_expectations as gx
-        from great_expectations.checkpoint import UpdateDataDocsAction
 
         engine = self._context()
         ctx = engine.context
@@ -202,8 +241,10 @@ class SuiteRunner:
         else:
             source = ctx.data_sources.add_spark(name=f"s.{name}", persist=False)
             data = df
-            counted = df.agg(*[F.count(c).alias(c) for c in columns]).collect()[0]
-            values = {c: int(counted[c]) for c in columns}
+            values = {}
+            if columns:
+                counted = df.agg(*[F.count(c).alias(c) for c in columns]).collect()[0]
+                values = {c: int(counted[c]) for c in columns}
         batch_def = source.add_dataframe_asset(name="batch").add_batch_definition_whole_dataframe(
             "whole"
         )
@@ -211,20 +252,13 @@ class SuiteRunner:
             gx.ValidationDefinition(name=name, data=batch_def, suite=suite)
         )
         try:
-            if self.docs_dir is not None:
-                checkpoint = ctx.checkpoints.add(
-                    gx.Checkpoint(
-                        name=name,
-                        validation_definitions=[vd],
-                        actions=[UpdateDataDocsAction(name="docs", site_names=[DOCS_SITE])],
-                        result_format="BASIC",
-                    )
-                )
-                outcome = checkpoint.run(batch_parameters={"dataframe": data})
-                (validation,) = outcome.run_results.values()
-                ctx.checkpoints.delete(name)
+            params = {"batch_parameters": {"dataframe": data}}
+            if self.docs_dir is not None and self.docs_always:
+                validation = self._with_docs(ctx, name, vd, params)
             else:
-                validation = vd.run(batch_parameters={"dataframe": data}, result_format="BASIC")
+                validation = vd.run(**params, result_format="BASIC")
+                if self.docs_dir is not None and not validation.success:
+                    self._with_docs(ctx, name, vd, params)  # the failing batch gets its page
         finally:
             ctx.validation_definitions.delete(name)
             ctx.suites.delete(name)

@@ -153,3 +153,14 @@ def test_the_spark_engine_gives_the_same_verdicts(spark):
     assert [(r.passed, r.observed_value) for r in on_spark] == [
         (r.passed, r.observed_value) for r in on_pandas
     ]
+
+
+def test_a_stream_writes_data_docs_only_for_failing_validations(spark, tmp_path):
+    docs = tmp_path / "docs"
+    runner = SuiteRunner(docs_dir=docs, docs_always=False)
+    df = spark.createDataFrame(ROWS, SCHEMA)
+    runner.run(df, [rule(check="row_count", min=1)])
+    assert not list(docs.rglob("validations/**/*.html"))
+    (failed,) = runner.run(df, [rule(check="row_count", min=10)])
+    assert not failed.passed
+    assert len(list(docs.rglob("validations/**/*.html"))) == 1
