@@ -25,6 +25,9 @@ DATETIME_MICROS = "yyyy-MM-dd HH:mm:ss.SSSSSS"
 JSON_OPTIONS = {"allowSingleQuotes": "false", "allowNonNumericNumbers": "false"}
 _ANY_MAP = T.MapType(T.StringType(), T.StringType())
 _PARSED = "_e"
+# The members of the record's JSON object, and of each nested object, as maps of JSON texts:
+# parsed once per row and shared by every rule that needs raw values (type, drift, identity).
+_MEMBERS = "_m"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,8 +39,13 @@ class Rule:
     message: Column
 
 
-def _json_path(path: Sequence[str]) -> str:
-    return "$." + ".".join(path)
+def _members_column(path: Sequence[str]) -> str:
+    return _MEMBERS if not path else _MEMBERS + "__" + "__".join(path)
+
+
+def _raw(path: Sequence[str]) -> Column:
+    """A field's value as JSON text (strings unquoted), null when absent or JSON null."""
+    return F.col(_members_column(path[:-1]))[path[-1]]
 
 
 def _parsed(path: Sequence[str]) -> Column:
@@ -70,14 +78,25 @@ def with_event_id(bronze: DataFrame) -> DataFrame:
     failures), so it is never deduplicated: its key is its place in Kafka.
     """
     text = raw_text(F.col("value"))
-    declared = F.when(text.rlike(r'"event_id"\s*:\s*"'), F.get_json_object(text, "$.event_id"))
+    members = F.col(_MEMBERS)
+    declared = F.when(text.rlike(r'"event_id"\s*:\s*"'), members["event_id"])
     derived = F.sha2(F.concat(F.col("family").cast("binary"), F.lit(b"\x00"), F.col("value")), 256)
     event_id = F.coalesce(declared, derived)
-    is_object = json_object(text).isNotNull()
     kafka_place = F.concat_ws("/", "topic", "kafka_partition", "kafka_offset")
-    return bronze.withColumns(
-        {"event_id": event_id, DEDUP_KEY: F.when(is_object, event_id).otherwise(kafka_place)}
+    # The member map travels on to silver, so a record's JSON is split into members once.
+    return with_members(bronze).withColumns(
+        {
+            "event_id": event_id,
+            DEDUP_KEY: F.when(members.isNotNull(), event_id).otherwise(kafka_place),
+        }
     )
+
+
+def with_members(rows: DataFrame) -> DataFrame:
+    """Rows plus `_m`, the record's top-level JSON members (null when not a strict object)."""
+    if _MEMBERS in rows.columns:
+        return rows
+    return rows.withColumn(_MEMBERS, json_object(raw_text(F.col("value"))))
 
 
 def parse_time(col: Column, fmt: str) -> Column:
@@ -92,7 +111,7 @@ def parse_time(col: Column, fmt: str) -> Column:
 def _field_rules(f: Field) -> list[Rule]:
     """Contract rules for one leaf field: required, enum, range, pattern, time format."""
     value = _parsed(f.path)
-    raw = F.get_json_object(F.col("_text"), _json_path(f.path))
+    raw = _raw(f.path)
     rules = []
     if f.required:
         rules.append(
@@ -159,7 +178,7 @@ def contract_rules(contract: Contract) -> list[Rule]:
 def parse_rules() -> list[Rule]:
     """Rules that stop a record before its fields can be checked."""
     text = F.col("_text")
-    not_object = json_object(text).isNull()
+    not_object = F.col(_MEMBERS).isNull()
     # Lenient JSON that is not an object: an array, a scalar, null.
     other_json = F.get_json_object(text, "$").isNotNull() | (F.trim(text) == "null")
     looks_like_object = F.ltrim(text).startswith("{")
@@ -197,19 +216,32 @@ def _prefixed(prefix: str):
     return lambda key, _value: F.concat(F.lit(prefix), key)
 
 
+def _object_levels(contract: Contract) -> list[tuple[tuple[str, ...], Sequence[Field]]]:
+    """(path, declared fields) of the top level and every nested struct, parents first."""
+    levels: list[tuple[tuple[str, ...], Sequence[Field]]] = [((), contract.fields)]
+    return levels + [(f.path, f.fields) for f in contract.walk() if f.type == "struct"]
+
+
+def with_nested_members(rows: DataFrame, contract: Contract) -> DataFrame:
+    """Rows plus a member map per nested struct of the contract, each parsed from its parent's."""
+    nested = {
+        _members_column(path): json_object(_raw(path)) for path, _ in _object_levels(contract)[1:]
+    }
+    # Parents before children: each map is a column the next level reads.
+    for name, col in nested.items():
+        rows = rows.withColumn(name, col)
+    return rows
+
+
 def rescued_data(contract: Contract) -> Column:
     """JSON of the fields the contract does not declare ({"path.key": value}), or null.
 
     Schema drift is kept, not dropped: new fields travel in this column until the
     contract learns them.
     """
-    levels: list[tuple[tuple[str, ...], Sequence[Field]]] = [((), contract.fields)]
-    levels += [(f.path, f.fields) for f in contract.walk() if f.type == "struct"]
     maps = []
-    for path, fields in levels:
-        obj = F.col("_text") if not path else F.get_json_object(F.col("_text"), _json_path(path))
-        as_map = json_object(obj)
-        unknown = F.map_filter(as_map, _not_in(_known_keys(fields)))
+    for path, fields in _object_levels(contract):
+        unknown = F.map_filter(F.col(_members_column(path)), _not_in(_known_keys(fields)))
         maps.append(F.transform_keys(unknown, _prefixed(".".join(path) + "." if path else "")))
     merged = F.map_concat(*[F.coalesce(m, F.create_map().cast("map<string,string>")) for m in maps])
     return F.when(F.size(merged) > 0, F.to_json(merged))
@@ -220,10 +252,12 @@ def parse_family(bronze: DataFrame, contract: Contract) -> DataFrame:
 
     A row with an empty `_reasons` array satisfies its contract.
     """
-    rows = bronze.where(F.col("family") == contract.family).withColumn(
+    rows = with_members(bronze.where(F.col("family") == contract.family)).withColumn(
         "_text", raw_text(F.col("value"))
     )
-    rows = rows.withColumn(_PARSED, F.from_json("_text", contract.spark_schema(), JSON_OPTIONS))
+    rows = with_nested_members(rows, contract).withColumn(
+        _PARSED, F.from_json("_text", contract.spark_schema(), JSON_OPTIONS)
+    )
     p_names, p_messages = _first_failing(parse_rules())
     c_names, c_messages = _first_failing(contract_rules(contract))
     # Contract rules mean nothing for a payload that did not parse: report the parse rule only.

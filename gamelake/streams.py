@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -133,6 +134,7 @@ def write_silver_batch(
         valid_counts = _valid_counts(list(parsed.values()))
         written: dict[str, int] = {}
         rejected: list[DataFrame] = []
+        writes: list[_TableWrite] = []
         for family in present:
             contract, rows = contracts[family], parsed[family]
             valid = valid_counts.get(family, 0)
@@ -143,10 +145,8 @@ def write_silver_batch(
             outputs = {family: to_silver(rows, contract), **to_children(rows, contract)}
             for table, out in outputs.items():
                 partition_by = SILVER_PARTITION_BY if table == family else ()
-                write_delta_batch(
-                    out, table_path(lake, "silver", table), partition_by,
-                    f"{app_id}.silver.{table}", batch_id,
-                )  # fmt: skip
+                writes.append(_TableWrite(out, table_path(lake, "silver", table), partition_by,
+                                          f"{app_id}.silver.{table}"))  # fmt: skip
             written[f"silver.{family}"] = valid
 
         unknown = sum(n for f, n in per_family.items() if f not in contracts)
@@ -154,12 +154,13 @@ def write_silver_batch(
             rejected.append(unknown_family_quarantine(batch, list(contracts), rejects_family))
         quarantined = sum(per_family.values()) - sum(written.values())
         if rejected:
-            write_delta_batch(
+            writes.append(_TableWrite(
                 functools.reduce(DataFrame.unionByName, rejected),
                 table_path(lake, "ops", QUARANTINE_TABLE), QUARANTINE_PARTITION_BY,
-                f"{app_id}.ops.{QUARANTINE_TABLE}", batch_id,
-            )  # fmt: skip
+                f"{app_id}.ops.{QUARANTINE_TABLE}",
+            ))  # fmt: skip
         written[f"ops.{QUARANTINE_TABLE}"] = quarantined
+        _write_tables(writes, batch_id)
 
         rows_in = sum(per_family.values())
         duration_ms = int((time.monotonic() - started) * 1000)
@@ -175,6 +176,34 @@ def write_silver_batch(
         return written
     finally:
         batch.unpersist()
+
+
+# Delta commits are mostly driver-side waiting (log writes, snapshot updates): a few tables
+# committing at once keep both cores busy instead of one job at a time.
+WRITE_THREADS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class _TableWrite:
+    rows: DataFrame
+    path: Path
+    partition_by: tuple[str, ...]
+    txn_app_id: str
+
+
+def _write_tables(writes: list[_TableWrite], batch_id: int) -> None:
+    """Append each output of a micro-batch to its Delta table, several tables at a time.
+
+    Each write is idempotent per (txn_app_id, batch_id); if one fails the handler raises,
+    the batch is not marked done, and its replay skips the tables already committed.
+    """
+    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+        futures = [
+            pool.submit(write_delta_batch, w.rows, w.path, w.partition_by, w.txn_app_id, batch_id)
+            for w in writes
+        ]
+        for future in futures:
+            future.result()
 
 
 def _valid_counts(parsed: list[DataFrame]) -> dict[str, int]:
