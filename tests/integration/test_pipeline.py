@@ -1,7 +1,8 @@
 """Kafka -> bronze -> silver with the real broker, Spark and Delta, run the way users run it.
 
-The generator's records go to topics of a private prefix; the pipeline job runs through
-spark-submit into a private lake under the profile's lake (so Trino can read it too).
+The shared `lake_run` fixture is the clean run (private topics, a private lake under the
+profile's lake, a private Trino catalog); the SIGKILL test replays the same topics into a
+second lake, killing the driver along the way, and compares.
 """
 
 from __future__ import annotations
@@ -10,101 +11,38 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
-import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
 
-from gamelake import kafka_io, trino_client
-from gamelake.contracts import load_contracts
-from gamelake.generator import GeneratorOptions, generate
+from gamelake import trino_client
 from gamelake.pipeline import table_path
-from gamelake.spark import submit_command, submit_env
+from gamelake.spark import submit_env
+from tests.integration.jobrun import run_to_end
 
 pytestmark = pytest.mark.integration
 
-EVENTS = 6_000
 # Several bronze batches and a long first silver batch: kills land in the middle of work.
 BATCH_ARGS = ["--max-offsets-per-trigger", "2000"]
-
-
-@pytest.fixture(scope="module")
-def run(services, settings):
-    """Generated records in private topics, and a private lake area; cleaned up afterwards."""
-    run_id = uuid.uuid4().hex[:8]
-    contracts = load_contracts(settings.paths.conf / "contracts")
-    records = list(
-        generate(
-            contracts,
-            GeneratorOptions(seed=2026, events=EVENTS, late_fraction=0.02,
-                             duplicate_fraction=0.03, malformed_fraction=0.05),
-        )
-    )  # fmt: skip
-    prefix = f"gltest{run_id}."
-    kafka_io.create_topics(
-        settings.kafka.bootstrap_servers,
-        [prefix + f for f in contracts],
-        partitions=2,
-        retention_hours=2,
-    )
-    sent = kafka_io.produce(
-        settings.kafka.bootstrap_servers, [(prefix + r.family, r.key, r.value) for r in records]
-    )
-    assert sent == len(records)
-    area = settings.paths.lake / "_tests" / run_id
-    yield {
-        "prefix": prefix,
-        "records": records,
-        "area": area,
-        "contracts": contracts,
-        "run_id": run_id,
-    }
-    shutil.rmtree(area, ignore_errors=True)
-    kafka_io.delete_topics_with_prefix(settings.kafka.bootstrap_servers, prefix)
-
-
-def pipeline_cmd(settings, run, name: str) -> list[str]:
-    area = run["area"] / name
-    return submit_command(
-        settings, "pipeline",
-        ["--once", "--topic-prefix", run["prefix"], "--lake", str(area / "lake"),
-         "--checkpoint-root", str(area / "checkpoints"), *BATCH_ARGS],
-    )  # fmt: skip
-
-
-def run_to_end(cmd: list[str], log: Path) -> None:
-    with open(log, "ab") as out:
-        done = subprocess.run(
-            cmd, env=submit_env(dict(os.environ)), stdout=out, stderr=out, timeout=900
-        )
-    assert done.returncode == 0, log.read_text()[-4000:]
 
 
 def silver_tables(lake: Path) -> list[str]:
     return sorted(p.name for p in (lake / "silver").iterdir() if (p / "_delta_log").is_dir())
 
 
-@pytest.fixture(scope="module")
-def clean_lake(run, settings):
-    (run["area"] / "clean").mkdir(parents=True, exist_ok=True)
-    run_to_end(pipeline_cmd(settings, run, "clean"), run["area"] / "clean" / "job.log")
-    return run["area"] / "clean" / "lake"
-
-
-def test_every_record_is_accounted_for(spark, run, clean_lake):
-    records = run["records"]
+def test_every_record_is_accounted_for(spark, lake_run):
+    records, clean_lake = lake_run.records, lake_run.lake
     bronze = spark.read.format("delta").load(str(table_path(clean_lake, "bronze", "events")))
     assert bronze.count() == len(records)
 
     duplicates = sum(r.duplicate for r in records)
     assert duplicates > 0
     silver_ids = 0
-    for family in run["contracts"]:
+    for family in lake_run.contracts:
         path = table_path(clean_lake, "silver", family)
         df = spark.read.format("delta").load(str(path))
         total, distinct = df.count(), df.select("event_id").distinct().count()
@@ -117,9 +55,10 @@ def test_every_record_is_accounted_for(spark, run, clean_lake):
     assert 0.02 * len(records) < quarantine.count() < 0.10 * len(records)
 
 
-def test_no_secret_lands_in_the_lake(spark, run, clean_lake):
+def test_no_secret_lands_in_the_lake(spark, lake_run):
+    clean_lake = lake_run.lake
     passwords = set()
-    for r in run["records"]:
+    for r in lake_run.records:
         event = _try_json(r.value)
         if isinstance(event, dict) and isinstance(event.get("password"), str):
             passwords.add(event["password"])
@@ -149,8 +88,9 @@ def _try_json(value: bytes):
         return None
 
 
-def test_silver_is_partitioned_by_event_type(run, clean_lake):
-    for family in run["contracts"]:
+def test_silver_is_partitioned_by_event_type(lake_run):
+    clean_lake = lake_run.lake
+    for family in lake_run.contracts:
         log_dir = table_path(clean_lake, "silver", family) / "_delta_log"
         first = sorted(log_dir.glob("*.json"))[0]
         meta = next(
@@ -161,44 +101,23 @@ def test_silver_is_partitioned_by_event_type(run, clean_lake):
         assert meta["partitionColumns"] == ["event_type"], family
 
 
-def test_trino_reads_the_silver_tables(spark, run, clean_lake, services, trino_conn):
-    catalog, schema = services.trino.catalog, f"test_{run['run_id']}"
-    tables = silver_tables(clean_lake)
-    try:
-        for table in tables:
-            location = trino_client.trino_location(
-                services.paths.lake, table_path(clean_lake, "silver", table)
-            )
-            trino_client.register_table(trino_conn, catalog, schema, table, location)
-        for family in run["contracts"]:
-            expected = Counter(
-                {
-                    r.event_type: r["count"]
-                    for r in spark.read.format("delta")
-                    .load(str(table_path(clean_lake, "silver", family)))
-                    .groupBy("event_type")
-                    .count()
-                    .collect()
-                }
-            )
-            got = trino_client.run(
-                trino_conn,
-                f"select event_type, count(*) from {catalog}.{schema}.{family} group by 1",
-            )
-            assert Counter(dict(got.rows)) == expected, family
-    finally:
-        for table in tables:
-            trino_client.run(
-                trino_conn,
-                f"call {catalog}.system.unregister_table(schema_name => '{schema}', table_name => '{table}')",
-            )
-        trino_client.run(trino_conn, f"drop schema if exists {catalog}.{schema}")
+def test_trino_reads_the_silver_tables(spark, lake_run):
+    for family in lake_run.contracts:
+        silver = spark.read.format("delta").load(str(table_path(lake_run.lake, "silver", family)))
+        expected = Counter(
+            {r.event_type: r["count"] for r in silver.groupBy("event_type").count().collect()}
+        )
+        got = trino_client.run(
+            lake_run.conn, f"select event_type, count(*) from silver.{family} group by 1"
+        )
+        assert Counter(dict(got.rows)) == expected, family
 
 
-def test_sigkill_and_restart_neither_loses_nor_duplicates(spark, run, clean_lake, settings):
+def test_sigkill_and_restart_neither_loses_nor_duplicates(spark, lake_run):
     """Kill the driver three times mid-run; the final silver equals the clean run's."""
-    cmd = pipeline_cmd(settings, run, "killed")
-    log = run["area"] / "killed" / "job.log"
+    clean_lake, killed = lake_run.lake, lake_run.area / "killed"
+    cmd = lake_run.pipeline_command(killed / "lake", killed / "checkpoints", *BATCH_ARGS)
+    log = killed / "job.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     rng = random.Random(7)
     kills = 0
@@ -218,12 +137,12 @@ def test_sigkill_and_restart_neither_loses_nor_duplicates(spark, run, clean_lake
             proc.wait()
             kills += 1
             continue
-        assert proc.returncode == 0, log.read_text()[-4000:]
+        assert proc.returncode == 0, log.read_text(errors="replace")[-4000:]
         break  # finished before it could be killed; the remaining runs have less to do
     run_to_end(cmd, log)
     assert kills >= 1, "every run finished before a kill: make the run longer"
 
-    killed_lake = run["area"] / "killed" / "lake"
+    killed_lake = killed / "lake"
     assert silver_tables(killed_lake) == silver_tables(clean_lake)
     for table in [
         *(f"silver/{t}" for t in silver_tables(clean_lake)),
@@ -236,7 +155,7 @@ def test_sigkill_and_restart_neither_loses_nor_duplicates(spark, run, clean_lake
         # What identifies a row: its event in silver, an item of it in the child tables, and
         # its Kafka record where a payload may carry no identity (bronze, quarantine).
         key = ["event_id"]
-        if layer == "silver" and name not in run["contracts"]:
+        if layer == "silver" and name not in lake_run.contracts:
             key = ["event_id", "position"]
         elif layer != "silver":
             key = ["topic", "kafka_partition", "kafka_offset"]
