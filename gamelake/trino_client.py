@@ -20,15 +20,20 @@ class Result:
     rows: list[tuple[Any, ...]]
 
 
-def connect(trino: TrinoSettings, user: str | None = None, schema: str | None = None):
-    """A DB-API connection to the profile's Trino, on its Delta catalog."""
+def connect(
+    trino: TrinoSettings,
+    user: str | None = None,
+    schema: str | None = None,
+    catalog: str | None = None,
+):
+    """A DB-API connection to the profile's Trino, on its Delta catalog unless told another."""
     import trino as trino_dbapi
 
     return trino_dbapi.dbapi.connect(
         host=trino.host,
         port=trino.port,
         user=user or trino.user,
-        catalog=trino.catalog,
+        catalog=catalog or trino.catalog,
         schema=schema,
         http_scheme="http",
     )
