@@ -21,6 +21,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from gamelake.bronze import to_bronze
 from gamelake.contracts import Contract
+from gamelake.dq.gate import SilverGate
 from gamelake.io import (
     for_each_batch,
     read_delta_stream,
@@ -112,6 +113,7 @@ def write_silver_batch(
     lake: Path,
     app_id: str,
     rejects_family: str,
+    gate: SilverGate | None = None,
 ) -> dict[str, int]:
     """Split one bronze micro-batch into silver, child and quarantine tables, at most once.
 
@@ -129,7 +131,14 @@ def write_silver_batch(
         if not per_family:
             return {}  # a no-data batch (the watermark moving on): nothing to record
         present = [f for f in contracts if f in per_family]
-        parsed = {f: parse_family(batch, contracts[f]).persist() for f in present}
+        parsed = {f: parse_family(batch, contracts[f]) for f in present}
+        if gate is not None:
+            # Failed drop rules join the contract's reasons: to_silver/to_quarantine route them.
+            parsed = {f: gate.rows(p, contracts[f]) for f, p in parsed.items()}
+        parsed = {f: p.persist() for f, p in parsed.items()}
+        if gate is not None:
+            # Before any write: a failed fail-rule raises, the batch stays uncommitted.
+            gate.check(batch.sparkSession, batch_id, parsed, contracts)
         # One job counts the valid rows of every family (a job per family costs seconds).
         valid_counts = _valid_counts(list(parsed.values()))
         written: dict[str, int] = {}
@@ -242,7 +251,11 @@ def _record_progress(
 
 
 def make_silver_batch_handler(
-    contracts: Mapping[str, Contract], lake: Path, app_id: str, rejects_family: str
+    contracts: Mapping[str, Contract],
+    lake: Path,
+    app_id: str,
+    rejects_family: str,
+    gate: SilverGate | None = None,
 ) -> Callable[[DataFrame, int], None]:
     """The foreachBatch handler of the silver stage, bound to its contracts, lake and app id."""
     return functools.partial(
@@ -251,6 +264,7 @@ def make_silver_batch_handler(
         lake=lake,
         app_id=app_id,
         rejects_family=rejects_family,
+        gate=gate,
     )
 
 
@@ -266,8 +280,10 @@ def start_silver(
     checkpoint: Path,
     options: StreamOptions,
     rejects_family: str,
+    gate: SilverGate | None = None,
 ) -> StreamingQuery:
-    """Bronze -> silver (one table per family, PARTITIONED BY event_type) + quarantine."""
+    """Bronze -> silver (one table per family, PARTITIONED BY event_type) + quarantine,
+    gated by `gate`'s rules when given."""
     app_id = checkpoint_app_id(checkpoint, "silver")
     source = silver_input(
         read_delta_stream(spark, bronze_path, options.max_files_per_trigger),
@@ -275,7 +291,9 @@ def start_silver(
     )
     return for_each_batch(
         source,
-        make_silver_batch_handler(contracts, lake, app_id, rejects_family),
+        make_silver_batch_handler(
+            contracts, lake, app_id, rejects_family, gate.bound(app_id) if gate else None
+        ),
         checkpoint,
         query_name="silver",
         once=options.once,
