@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench._rss import RssSampler
 from gamelake import kafka_io, sinks
 from gamelake.config import load_settings
 from gamelake.contracts import load_contracts
@@ -93,9 +94,12 @@ def main(argv: list[str]) -> None:
     try:
         produced = produce(settings, args.events, prefix, args.workers)
         print(f"produced {produced['events']} events in {produced['seconds']} s", flush=True)
-        stages = {
-            stage: run_stage(settings, stage, prefix, area, []) for stage in ("bronze", "silver")
-        }
+        # Peak memory of Kafka, Trino and the stages' Spark JVMs while the stages run.
+        with RssSampler.for_stack(settings) as rss:
+            stages = {
+                stage: run_stage(settings, stage, prefix, area, [])
+                for stage in ("bronze", "silver")
+            }
         for stage, result in stages.items():
             print(f"{stage}: {result['seconds']} s ({result['seconds_in_batches']} s in batches)")
     finally:
@@ -122,6 +126,7 @@ def main(argv: list[str]) -> None:
             "stages": "spark-submit --once, one JVM per stage",
         },
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "peak_rss_mb": rss.summary(),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
