@@ -344,7 +344,9 @@ def _rows_written(spark: SparkSession, path: Path) -> int:
     from delta.tables import DeltaTable
 
     last = DeltaTable.forPath(spark, str(path)).history(1).collect()[0]
-    return int((last["operationMetrics"] or {}).get("numOutputRows", 0))
+    rows = int((last["operationMetrics"] or {}).get("numOutputRows", 0))
+    # Some plans (a plain projection of silver) leave the metric at 0: count those instead.
+    return rows or spark.read.format("delta").load(str(path)).count()
 
 
 def rebuild(
