@@ -129,14 +129,13 @@ def kafka_baseline(settings, contracts: dict[str, Contract], events: int) -> dic
     kafka_io.create_topics(bootstrap, topics.values(), 2, 2)
     try:
         produced = sinks.to_kafka(bootstrap, generate(contracts, options(events)), topics)
+        # librdkafka's default fetch settings: larger fetch buffers stalled the consumer here.
         consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,
                 "group.id": prefix + "consume",
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
-                "fetch.max.bytes": 52_428_800,
-                "queued.min.messages": 200_000,
             }
         )
         consumer.assign([TopicPartition(t, p) for t in topics.values() for p in range(2)])

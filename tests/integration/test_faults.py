@@ -1,0 +1,265 @@
+"""Fault injection on the real stack: what survives a crash, a broker or Trino restart, a lake
+that stops being writable, and hostile input. `make test-faults` runs them.
+
+The shared `lake_run` is the clean run: each test replays its topics into its own private
+lake (stages bronze,silver) and compares with it. Tests (b) broker and (c) Trino stop shared
+services: run them only when nobody else's tests are running (`pgrep -fa pytest`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from gamelake import kafka_io, trino_client
+from gamelake.pipeline import table_path
+from gamelake.runtime import stack
+from gamelake.spark import submit_env
+from tests.faults_corpus import hostile_values
+from tests.integration.jobrun import run_to_end
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+STAGES = ["--stages", "bronze,silver"]
+# Many small micro-batches, so that a kill or an outage lands in the middle of work.
+SMALL_BATCHES = ["--max-offsets-per-trigger", "300", "--max-files-per-trigger", "1"]
+KILLS = 10
+# Processing time columns: the only ones allowed to differ between two runs of one input.
+VOLATILE = {"ingested_at", "ingest_date", "quarantined_at", "recorded_at"}
+
+
+def delta_tables(lake: Path, layer: str) -> list[str]:
+    folder = lake / layer
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / "_delta_log").is_dir())
+
+
+def rows_as_json(spark, path: Path):
+    """A table's rows as JSON text without the processing-time columns (a multiset)."""
+    df = spark.read.format("delta").load(str(path))
+    cols = sorted(c for c in df.columns if c not in VOLATILE)
+    return df.select(F.to_json(F.struct(*cols)).alias("row"))
+
+
+def assert_same_lake(spark, clean: Path, other: Path) -> None:
+    """Silver, quarantine and bronze of `other` hold exactly the rows of `clean`."""
+    assert delta_tables(other, "silver") == delta_tables(clean, "silver")
+    tables = [("silver", t) for t in delta_tables(clean, "silver")]
+    tables += [("ops", "quarantine"), ("bronze", "events")]
+    for layer, name in tables:
+        a = rows_as_json(spark, table_path(clean, layer, name))
+        b = rows_as_json(spark, table_path(other, layer, name))
+        assert b.count() == a.count(), f"{layer}.{name}: {b.count()} rows, clean run {a.count()}"
+        assert b.exceptAll(a).count() == 0, f"{layer}.{name}: rows the clean run has not"
+        assert a.exceptAll(b).count() == 0, f"{layer}.{name}: rows missing"
+
+
+def start(cmd: list[str], log: Path) -> subprocess.Popen:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen(cmd, env=submit_env(dict(os.environ)), stdout=out, stderr=out,
+                                start_new_session=True)  # fmt: skip
+
+
+def wait_for_log(log: Path, text: str, proc: subprocess.Popen, timeout_s: float,
+                 after: int = 0) -> bool:  # fmt: skip
+    """True once `text` appears in the log past byte `after`; False if the job ended first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if text in log.read_text(errors="replace")[after:]:
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.5)
+    raise AssertionError(f"no {text!r} in {log} after {timeout_s:.0f}s")
+
+
+def kill(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+# --- (a) SIGKILL the driver at random points ---------------------------------------------------
+
+
+def test_ten_sigkills_leave_silver_equal_to_a_clean_run(spark, lake_run):
+    """Kill the streaming driver at least KILLS times at random points; restart each time."""
+    area = lake_run.area / "faults-sigkill"
+    cmd = lake_run.pipeline_command(area / "lake", area / "checkpoints", *STAGES, *SMALL_BATCHES)
+    log = area / "job.log"
+    rng = random.Random(2026)
+    kills = 0
+    while kills < KILLS:
+        proc = start(cmd, log)
+        # Random points: during JVM start, between batches, in a batch's commit.
+        try:
+            proc.wait(timeout=rng.uniform(12, 45))
+        except subprocess.TimeoutExpired:
+            kill(proc)
+            kills += 1
+            continue
+        assert proc.returncode == 0, log.read_text(errors="replace")[-4000:]
+        break
+    assert kills >= KILLS, f"the run finished after {kills} kills: give it more, smaller batches"
+    run_to_end(cmd, log)
+    assert_same_lake(spark, lake_run.lake, area / "lake")
+
+
+# --- (d) the lake becomes unwritable ------------------------------------------------------------
+
+
+def _set_writable(path: Path, writable: bool) -> None:
+    """chmod for a normal user; root ignores modes, so the immutable attribute for root."""
+    if os.geteuid() == 0:
+        flag = "-i" if writable else "+i"
+        subprocess.run(["chattr", "-R", flag, str(path)], check=True, capture_output=True)
+    else:
+        mode = "u+w" if writable else "a-w"
+        subprocess.run(["chmod", "-R", mode, str(path)], check=True)
+
+
+def test_unwritable_lake_stops_the_stream_clearly_and_resumes(spark, lake_run):
+    area = lake_run.area / "faults-readonly"
+    lake = area / "lake"
+    cmd = lake_run.pipeline_command(lake, area / "checkpoints", *STAGES, *SMALL_BATCHES)
+    log = area / "job.log"
+    proc = start(cmd, log)
+    try:
+        assert wait_for_log(log, "bronze_events batch 1", proc, 300), "finished too soon"
+        _set_writable(lake, False)
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            kill(proc)
+            pytest.fail("the stream kept running (or hung) on an unwritable lake for 300 s")
+        assert proc.returncode != 0, "the job succeeded although the lake was not writable"
+        text = log.read_text(errors="replace")
+        clues = ("Permission denied", "Operation not permitted", "AccessDenied", "Mkdirs failed",
+                 "not writable", "read-only")  # fmt: skip
+        assert any(c in text for c in clues), text[-4000:]
+    finally:
+        _set_writable(lake, True)
+        if proc.poll() is None:
+            kill(proc)
+    # Nothing half-committed: every table reads, every commit is whole JSON, no row twice.
+    for layer in ("bronze", "silver", "ops"):
+        for name in delta_tables(lake, layer):
+            for commit in (table_path(lake, layer, name) / "_delta_log").glob("*.json"):
+                for line in commit.read_text().splitlines():
+                    json.loads(line)
+            spark.read.format("delta").load(str(table_path(lake, layer, name))).count()
+    bronze = spark.read.format("delta").load(str(table_path(lake, "bronze", "events")))
+    key = ["topic", "kafka_partition", "kafka_offset"]
+    assert bronze.select(*key).distinct().count() == bronze.count()
+    # Resumes cleanly once writable: the same command ends with the clean run's lake.
+    run_to_end(cmd, log)
+    assert_same_lake(spark, lake_run.lake, lake)
+
+
+# --- (e) hostile input ------------------------------------------------------------------------
+
+
+def test_hostile_input_is_all_accounted_for_and_the_stream_survives(spark, lake_run):
+    """The generator's malformed records and the hand-written corpus, on fresh topics: every
+    Kafka record lands once in silver or in quarantine, and the job ends normally."""
+    settings, contracts = lake_run.settings, lake_run.contracts
+    prefix = f"{lake_run.prefix}hostile."
+    bootstrap = settings.kafka.bootstrap_servers
+    records: list[tuple[str, bytes | None, bytes]] = [
+        (prefix + r.family, r.key, r.value)
+        for r in lake_run.records
+        if r.malformed and not r.duplicate
+    ]
+    assert len(records) > 100
+    cases: dict[str, str] = {}
+    for family, contract in contracts.items():
+        valid = next(json.loads(r.value) for r in lake_run.records
+                     if r.family == family and not r.malformed and not r.duplicate)  # fmt: skip
+        for name, value in hostile_values(contract, valid):
+            records.append((prefix + family, f"hostile-{name}".encode(), value))
+            cases[f"{family}/{name}"] = name
+    kafka_io.create_topics(bootstrap, [prefix + f for f in contracts], partitions=2,
+                           retention_hours=2)  # fmt: skip
+    try:
+        assert kafka_io.produce(bootstrap, records) == len(records)
+        area = lake_run.area / "faults-hostile"
+        lake = area / "lake"
+        cmd = lake_run.pipeline_command(lake, area / "checkpoints", *STAGES,
+                                        "--max-offsets-per-trigger", "100")  # fmt: skip
+        cmd[cmd.index("--topic-prefix") + 1] = prefix
+        run_to_end(cmd, area / "job.log")  # the stream never dies: it ends normally
+    finally:
+        kafka_io.delete_topics_with_prefix(bootstrap, prefix)
+
+    key = ["topic", "kafka_partition", "kafka_offset"]
+    bronze = spark.read.format("delta").load(str(table_path(lake, "bronze", "events")))
+    assert bronze.count() == len(records)
+    landed = spark.read.format("delta").load(str(table_path(lake, "ops", "quarantine")))
+    landed = landed.select(*key, F.lit("quarantine").alias("where"))
+    for family in contracts:
+        path = table_path(lake, "silver", family)
+        if (path / "_delta_log").is_dir():
+            rows = spark.read.format("delta").load(str(path))
+            landed = landed.unionByName(rows.select(F.lit(prefix + family).alias("topic"),
+                                                    "kafka_partition", "kafka_offset",
+                                                    F.lit("silver").alias("where")))  # fmt: skip
+    joined = bronze.select(*key, "key").join(landed, key, "left")
+    lost = joined.where(F.col("where").isNull())
+    assert lost.count() == 0, [
+        (r.topic, r.key and bytes(r.key).decode(errors="replace")) for r in lost.collect()[:20]
+    ]
+    twice = joined.groupBy(*key).count().where("count > 1")
+    assert twice.count() == 0, twice.collect()[:20]
+    quarantine = spark.read.format("delta").load(str(table_path(lake, "ops", "quarantine")))
+    assert quarantine.where(F.col("reason").isNull() | (F.length("reason") == 0)).count() == 0
+
+
+# --- (b) broker stop and start mid-stream; (c) Trino restart -------------------------------------
+# These stop services everyone on the machine shares: see the module docstring.
+
+
+def test_broker_stop_and_start_mid_stream_resumes_exactly(spark, lake_run):
+    settings = lake_run.settings
+    area = lake_run.area / "faults-broker"
+    cmd = lake_run.pipeline_command(area / "lake", area / "checkpoints", *STAGES, *SMALL_BATCHES)
+    log = area / "job.log"
+    proc = start(cmd, log)
+    try:
+        assert wait_for_log(log, "bronze_events batch 1", proc, 300), "finished too soon"
+        assert stack.down(settings, ["kafka"]) == ["kafka"]
+        time.sleep(20)
+    finally:
+        stack.up(settings, ["kafka"])
+    try:
+        proc.wait(timeout=900)
+    except subprocess.TimeoutExpired:
+        kill(proc)
+        pytest.fail("the stream did not finish within 900 s of the broker's return")
+    assert proc.returncode == 0, log.read_text(errors="replace")[-4000:]
+    assert_same_lake(spark, lake_run.lake, area / "lake")
+
+
+def test_trino_restart_keeps_tables_registered_and_queryable(lake_run):
+    settings = lake_run.settings
+    tables = [f"silver.{t}" for t in delta_tables(lake_run.lake, "silver")]
+    tables += ["ops.quarantine", "bronze.events"]
+    before = {t: trino_client.run(lake_run.conn, f"select count(*) from {t}").rows[0][0]
+              for t in tables}  # fmt: skip
+    try:
+        assert "trino" in stack.down(settings, ["trino"])
+    finally:
+        stack.up(settings, ["trino"])
+    conn = trino_client.connect(settings.trino, catalog=lake_run.catalog)
+    after = {t: trino_client.run(conn, f"select count(*) from {t}").rows[0][0] for t in tables}
+    assert after == before
