@@ -9,7 +9,7 @@ GAMELAKE := $(BIN)/gamelake
 STAMP := $(VENV)/.installed
 export GAMELAKE_ENV ?= local
 
-.PHONY: help setup up status down demo test test-unit test-integration lint fmt bench clean clean-lake
+.PHONY: help setup up status down demo test test-unit test-integration lint fmt bench bench-summary test-faults clean clean-lake
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,8 +54,26 @@ fmt: $(STAMP) ## Format and fix what ruff can
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: setup ## Benchmarks; results in bench/results
-	$(BIN)/python -m bench
+# Every scenario bounded in size and time (a failed or timed-out one is reported and skipped),
+# then bench/results/SUMMARY.md and its plots from the JSON results.
+BENCH_EVENTS ?= 200000
+BENCH_TIMEOUT ?= 900
+BENCH := timeout $(BENCH_TIMEOUT) $(BIN)/python -m bench
+bench: up ## Benchmarks, bounded; results and SUMMARY.md (with plots) in bench/results
+	-$(BENCH) generator --events $(BENCH_EVENTS)
+	-$(BENCH) collector --seconds 20
+	-$(BENCH) ingest --events $(BENCH_EVENTS)
+	-$(BENCH) baselines --events $(BENCH_EVENTS)
+	-$(BENCH) freshness --seconds 60
+	-$(BENCH) queries --events $(BENCH_EVENTS) --repeat 3
+	-$(BENCH) gates --events $(BENCH_EVENTS) --sizes 10000,100000 --repeat 1
+	$(BIN)/python -m bench._summary
+
+bench-summary: $(STAMP) ## Rebuild bench/results/SUMMARY.md and plots from the JSON results only
+	$(BIN)/python -m bench._summary
+
+test-faults: setup ## Fault injection (SIGKILLs, broker/Trino restart, unwritable lake, hostile input)
+	GAMELAKE_ENV=test $(BIN)/pytest tests/integration/test_faults.py -m faults -q
 
 clean-lake: ## Stop services and delete the lake, checkpoints and service data (keeps downloads)
 	-$(GAMELAKE) down

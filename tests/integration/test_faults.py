@@ -37,6 +37,14 @@ KILLS = 10
 VOLATILE = {"ingested_at", "ingest_date", "quarantined_at", "recorded_at"}
 
 
+@pytest.fixture(autouse=True)
+def _only_when_asked(request):
+    """`make test` leaves these out: they stop shared services and take minutes."""
+    expr = request.config.getoption("markexpr") or ""
+    if "faults" not in expr or "not faults" in expr:
+        pytest.skip("fault tests run with `-m faults` (make test-faults)")
+
+
 def delta_tables(lake: Path, layer: str) -> list[str]:
     folder = lake / layer
     if not folder.is_dir():
