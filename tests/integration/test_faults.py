@@ -52,10 +52,10 @@ def delta_tables(lake: Path, layer: str) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if (p / "_delta_log").is_dir())
 
 
-def rows_as_json(spark, path: Path):
+def rows_as_json(spark, path: Path, leave_out: frozenset[str] = frozenset()):
     """A table's rows as JSON text without the processing-time columns (a multiset)."""
     df = spark.read.format("delta").load(str(path))
-    cols = sorted(c for c in df.columns if c not in VOLATILE)
+    cols = sorted(c for c in df.columns if c not in VOLATILE | leave_out)
     return df.select(F.to_json(F.struct(*cols)).alias("row"))
 
 
@@ -65,8 +65,11 @@ def assert_same_lake(spark, clean: Path, other: Path) -> None:
     tables = [("silver", t) for t in delta_tables(clean, "silver")]
     tables += [("ops", "quarantine"), ("bronze", "events")]
     for layer, name in tables:
-        a = rows_as_json(spark, table_path(clean, layer, name))
-        b = rows_as_json(spark, table_path(other, layer, name))
+        # Which Kafka copy of a re-sent event silver keeps depends on batch boundaries; the
+        # copies are byte-equal, so silver compares on everything but that lineage.
+        lineage = frozenset({"kafka_partition", "kafka_offset"} if layer == "silver" else ())
+        a = rows_as_json(spark, table_path(clean, layer, name), lineage)
+        b = rows_as_json(spark, table_path(other, layer, name), lineage)
         assert b.count() == a.count(), f"{layer}.{name}: {b.count()} rows, clean run {a.count()}"
         assert b.exceptAll(a).count() == 0, f"{layer}.{name}: rows the clean run has not"
         assert a.exceptAll(b).count() == 0, f"{layer}.{name}: rows missing"
@@ -182,7 +185,8 @@ def test_hostile_input_is_all_accounted_for_and_the_stream_survives(spark, lake_
     """The generator's malformed records and the hand-written corpus, on fresh topics: every
     Kafka record lands once in silver or in quarantine, and the job ends normally."""
     settings, contracts = lake_run.settings, lake_run.contracts
-    prefix = f"{lake_run.prefix}hostile."
+    # Not under lake_run.prefix: a replay of its topics (pattern <prefix>.*) must not see these.
+    prefix = f"glhostile{lake_run.run_id}."
     bootstrap = settings.kafka.bootstrap_servers
     records: list[tuple[str, bytes | None, bytes]] = [
         (prefix + r.family, r.key, r.value)
@@ -222,7 +226,7 @@ def test_hostile_input_is_all_accounted_for_and_the_stream_survives(spark, lake_
             landed = landed.unionByName(rows.select(F.lit(prefix + family).alias("topic"),
                                                     "kafka_partition", "kafka_offset",
                                                     F.lit("silver").alias("where")))  # fmt: skip
-    joined = bronze.select(*key, "key").join(landed, key, "left")
+    joined = bronze.select(*key, F.col("kafka_key").alias("key")).join(landed, key, "left")
     lost = joined.where(F.col("where").isNull())
     assert lost.count() == 0, [
         (r.topic, r.key and bytes(r.key).decode(errors="replace")) for r in lost.collect()[:20]
