@@ -1,0 +1,191 @@
+"""Freshness: produce time -> visible in Trino, with the pipeline streaming continuously.
+
+Starts jobs/pipeline.py without --once (bronze, silver, gold streams; short trigger) on
+private topics and a private lake, produces generated events at --rate events/s for
+--seconds, and every second slips in a marker telemetry event (a unique player id). A poller
+asks Trino every --poll seconds which markers silver.telemetry and gold.player_kd_5m show;
+freshness is the time from handing a marker to the producer to its first sight in Trino.
+Reports p50/p95/max per table (target: p95 <= 5 s at 10k events/s on 2 cores) and markers
+never seen. Writes bench/results/freshness.json.
+
+    .venv/bin/python -m bench freshness [--rate 10000] [--seconds 120] [--env local]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gamelake import kafka_io, sinks, trino_client
+from gamelake.config import load_settings
+from gamelake.contracts import load_contracts
+from gamelake.generator import GeneratorOptions, Record, generate
+from gamelake.pipeline import load_pipeline_conf, table_path
+from gamelake.spark import submit_command, submit_env
+
+RESULTS = Path(__file__).parent / "results" / "freshness.json"
+TARGET_P95_S = 5.0
+TARGET_RATE = 10_000
+WATCHED = {"silver.telemetry": "player_id", "gold.player_kd_5m": "player_id"}
+
+
+def with_markers(records: Iterator[Record], run: str, sent: dict[str, float]) -> Iterator[Record]:
+    """The generated records with a marker telemetry kill every second; send times in `sent`."""
+    next_at = time.monotonic()
+    n = 0
+    for record in records:
+        now = time.monotonic()
+        if now >= next_at:
+            n += 1
+            player = f"fresh{run}_{n}"
+            event = {
+                "player_id": player,
+                "event_type": "kill",
+                "event_id": f"fresh{run}-{n}",
+                "timestamp": int(time.time() * 1000),
+                "source": "bench",
+                "schema_version": 1,
+            }
+            sent[player] = time.monotonic()
+            yield Record("telemetry", player.encode(), orjson.dumps(event))
+            next_at += 1.0
+        yield record
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(sent: dict[str, float], seen: dict[str, float]) -> dict[str, Any]:
+    lags = [seen[m] - sent[m] for m in seen if m in sent]
+    if not lags:
+        return {"markers_sent": len(sent), "markers_seen": 0}
+    return {
+        "markers_sent": len(sent),
+        "markers_seen": len(lags),
+        "p50_s": round(statistics.median(lags), 2),
+        "p95_s": round(percentile(lags, 0.95), 2),
+        "max_s": round(max(lags), 2),
+        "meets_target": percentile(lags, 0.95) <= TARGET_P95_S,
+    }
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="bench freshness", description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=TARGET_RATE, help="events/s produced")
+    parser.add_argument("--seconds", type=float, default=120.0, help="how long to produce")
+    parser.add_argument("--trigger", default="1 second", help="micro-batch interval")
+    parser.add_argument("--poll", type=float, default=0.5, help="seconds between Trino polls")
+    parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for markers")
+    parser.add_argument("--env", default=os.environ.get("GAMELAKE_ENV", "local"))
+    args = parser.parse_args(argv)
+
+    settings = load_settings(args.env)
+    pipeline = load_pipeline_conf(settings.paths.conf)
+    contracts = load_contracts(settings.paths.conf / "contracts")
+    run = uuid.uuid4().hex[:8]
+    prefix = f"bench.fresh{run}."
+    area = settings.paths.lake / "_bench" / f"freshness-{run}"
+    lake = area / "lake"
+    catalog = f"benchf{run}"
+    bootstrap = settings.kafka.bootstrap_servers
+    topics = {f: prefix + f for f in contracts}
+    kafka_io.create_topics(bootstrap, topics.values(), 2, 2)
+    job_args = ["--topic-prefix", prefix, "--lake", str(lake), "--checkpoint-root",
+                str(area / "checkpoints"), "--stages", "bronze,silver,gold"]  # fmt: skip
+    area.mkdir(parents=True)
+    log_file = open(area / "pipeline.log", "wb")  # noqa: SIM115 (open for the job's life)
+    env = submit_env(dict(os.environ))
+    # Warm-up: a --once pass over a few events creates every table (a stream cannot start
+    # on a Delta table that does not exist yet) and the checkpoints the run continues from.
+    options = GeneratorOptions(seed=7, start_ms=int(time.time() * 1000), world_rate=args.rate)
+    warm_up = dataclasses.replace(options, seed=8, events=2000)
+    sinks.to_kafka(bootstrap, generate(contracts, warm_up), topics)
+    once = submit_command(settings, "pipeline", ["--once", *job_args])
+    if subprocess.run(once, env=env, stdout=log_file, stderr=log_file).returncode != 0:
+        raise SystemExit(f"the warm-up pipeline failed; see {area / 'pipeline.log'}")
+    cmd = submit_command(
+        settings, "pipeline",
+        [*job_args, "--trigger-interval", args.trigger, "--gold-batch-every", "0"],
+    )  # fmt: skip
+    job = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=log_file)
+    admin = trino_client.connect(settings.trino)
+    sent: dict[str, float] = {}
+    seen: dict[str, dict[str, float]] = {t: {} for t in WATCHED}
+    produced: dict[str, Any] = {}
+    try:
+        while not (table_path(lake, "gold", "player_kd_5m") / "_delta_log").is_dir():
+            if job.poll() is not None:
+                raise SystemExit(f"the pipeline stopped; see {area / 'pipeline.log'}")
+            time.sleep(2)
+        trino_client.create_lake_catalog(admin, catalog, lake)
+        trino_client.register_lake_at(admin, catalog, lake, pipeline.layers)
+        conn = trino_client.connect(settings.trino, catalog=catalog)
+        print("pipeline streaming; producing", flush=True)
+
+        def produce() -> None:
+            records = with_markers(generate(contracts, options), run, sent)
+            s = sinks.to_kafka(bootstrap, records, topics, rate=args.rate, duration_s=args.seconds)
+            produced.update(events=s.records, seconds=round(s.seconds, 1), rate=round(s.rate))
+
+        producer = threading.Thread(target=produce, daemon=True)
+        producer.start()
+        deadline = None
+        while True:
+            for table, col in WATCHED.items():
+                rows = trino_client.run(
+                    conn, f"select distinct {col} from {table} where {col} like 'fresh{run}_%'"
+                ).rows
+                now = time.monotonic()
+                for (marker,) in rows:
+                    seen[table].setdefault(marker, now)
+            if not producer.is_alive():
+                deadline = deadline or time.monotonic() + args.drain
+                if all(len(s) >= len(sent) for s in seen.values()) or time.monotonic() > deadline:
+                    break
+            time.sleep(args.poll)
+    finally:
+        job.send_signal(signal.SIGINT)
+        try:
+            job.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            job.kill()
+        log_file.close()
+        trino_client.drop_catalog(admin, catalog)
+        kafka_io.delete_topics_with_prefix(bootstrap, prefix)
+        if job.returncode in (0, -signal.SIGINT, 130) and produced:
+            shutil.rmtree(area, ignore_errors=True)
+        else:  # keep the job's log for the post-mortem
+            print(f"pipeline log kept: {area / 'pipeline.log'}", flush=True)
+
+    result = {
+        "benchmark": "freshness",
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "rate_asked": args.rate,
+        "produced": produced,
+        "trigger": args.trigger,
+        "target_rate": TARGET_RATE,
+        "target_p95_s": TARGET_P95_S,
+        "tables": {t: summary(sent, s) for t, s in seen.items()},
+        "settings": {"env": args.env, "cpus": os.cpu_count(), "poll_s": args.poll},
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["tables"]))
