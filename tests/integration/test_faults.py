@@ -12,19 +12,24 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
 
 from gamelake import kafka_io, trino_client
+from gamelake.contracts import load_contracts
+from gamelake.generator import GeneratorOptions, generate
 from gamelake.pipeline import table_path
 from gamelake.runtime import stack
-from gamelake.spark import submit_env
+from gamelake.spark import submit_command, submit_env
 from tests.faults_corpus import hostile_values
+from tests.integration.conftest import LAKE_RUN_EVENTS, LAKE_RUN_OPTIONS
 from tests.integration.jobrun import run_to_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -181,42 +186,51 @@ def test_unwritable_lake_stops_the_stream_clearly_and_resumes(spark, lake_run):
 # --- (e) hostile input ------------------------------------------------------------------------
 
 
-def test_hostile_input_is_all_accounted_for_and_the_stream_survives(spark, lake_run):
+def test_hostile_input_is_all_accounted_for_and_the_stream_survives(spark, services):
     """The generator's malformed records and the hand-written corpus, on fresh topics: every
-    Kafka record lands once in silver or in quarantine, and the job ends normally."""
-    settings, contracts = lake_run.settings, lake_run.contracts
-    # Not under lake_run.prefix: a replay of its topics (pattern <prefix>.*) must not see these.
-    prefix = f"glhostile{lake_run.run_id}."
+    Kafka record lands once in silver or in quarantine, and the job ends normally.
+
+    Needs no clean run, so it stands alone (not on lake_run): the generator's output of
+    lake_run's options, its malformed records only.
+    """
+    settings = services
+    contracts = load_contracts(settings.paths.conf / "contracts")
+    generated = list(generate(contracts, GeneratorOptions(events=LAKE_RUN_EVENTS,
+                                                          **LAKE_RUN_OPTIONS)))  # fmt: skip
+    run_id = uuid.uuid4().hex[:8]
+    prefix = f"glhostile{run_id}."
     bootstrap = settings.kafka.bootstrap_servers
     records: list[tuple[str, bytes | None, bytes]] = [
-        (prefix + r.family, r.key, r.value)
-        for r in lake_run.records
-        if r.malformed and not r.duplicate
+        (prefix + r.family, r.key, r.value) for r in generated if r.malformed and not r.duplicate
     ]
     assert len(records) > 100
-    cases: dict[str, str] = {}
     for family, contract in contracts.items():
-        valid = next(json.loads(r.value) for r in lake_run.records
+        valid = next(json.loads(r.value) for r in generated
                      if r.family == family and not r.malformed and not r.duplicate)  # fmt: skip
         for name, value in hostile_values(contract, valid):
             records.append((prefix + family, f"hostile-{name}".encode(), value))
-            cases[f"{family}/{name}"] = name
     kafka_io.create_topics(bootstrap, [prefix + f for f in contracts], partitions=2,
                            retention_hours=2)  # fmt: skip
+    area = settings.paths.lake / "_tests" / f"hostile-{run_id}"
+    lake = area / "lake"
     try:
         assert kafka_io.produce(bootstrap, records) == len(records)
-        area = lake_run.area / "faults-hostile"
-        lake = area / "lake"
-        cmd = lake_run.pipeline_command(lake, area / "checkpoints", *STAGES,
-                                        "--max-offsets-per-trigger", "100")  # fmt: skip
-        cmd[cmd.index("--topic-prefix") + 1] = prefix
+        cmd = submit_command(settings, "pipeline",
+                             ["--once", "--topic-prefix", prefix, "--lake", str(lake),
+                              "--checkpoint-root", str(area / "checkpoints"), *STAGES,
+                              "--max-offsets-per-trigger", "100"])  # fmt: skip
         run_to_end(cmd, area / "job.log")  # the stream never dies: it ends normally
+        _assert_accounted(spark, lake, prefix, contracts, len(records))
     finally:
         kafka_io.delete_topics_with_prefix(bootstrap, prefix)
+        shutil.rmtree(area, ignore_errors=True)
 
+
+def _assert_accounted(spark, lake: Path, prefix: str, contracts, produced: int) -> None:
+    """Every bronze record is once in silver (its family's table) or in quarantine."""
     key = ["topic", "kafka_partition", "kafka_offset"]
     bronze = spark.read.format("delta").load(str(table_path(lake, "bronze", "events")))
-    assert bronze.count() == len(records)
+    assert bronze.count() == produced
     landed = spark.read.format("delta").load(str(table_path(lake, "ops", "quarantine")))
     landed = landed.select(*key, F.lit("quarantine").alias("where"))
     for family in contracts:
