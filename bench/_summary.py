@@ -134,7 +134,7 @@ def freshness(r: dict[str, Any], plt) -> tuple[str, str | None]:
         ],
         rows,
     )
-    if not labels:
+    if not any(any(v) for v in series.values()):  # no marker seen: nothing to draw
         return md, None
     fig, ax = plt.subplots(figsize=(7, 0.5 + 0.6 * len(labels)))
     height = 0.8 / len([k for k in series if any(series[k])] or [1])
