@@ -156,9 +156,11 @@ class SilverGate:
         columns = silver_columns(contract)
         added = [c for c in columns if c not in parsed.columns]
         check_columns(rules, list(columns), f"silver.{contract.family}")
-        staged = parsed.withColumns({c: columns[c] for c in added})
-        flagged = apply_row_rules(staged, rules)
         ok = F.size("_reasons") == 0
+        # Only rows that met their contract get silver values: casts and splits of a broken
+        # value (e.g. "[1]" as coordinates) raise under ANSI mode, as to_silver never sees them.
+        staged = parsed.withColumns({c: F.when(ok, columns[c]) for c in added})
+        flagged = apply_row_rules(staged, rules)
         return flagged.withColumns(
             {
                 CONTRACT_OK: ok,

@@ -63,6 +63,17 @@ def test_drop_rules_route_rows_to_quarantine_with_every_failed_rule(spark, contr
     assert by_player[4].rules == ["contract.range"]
 
 
+def test_rows_breaking_their_contract_never_reach_the_silver_expressions(
+    spark, contracts, tmp_path
+):
+    """A one-number "coordinates" would fail coord_y's array index under ANSI mode."""
+    gate = gate_of(tmp_path)
+    bad = {**GOOD, "player_id": 5, "coordinates": "[1]"}
+    parsed = gated(spark, contracts, gate, [GOOD, bad])
+    assert [r.player_id for r in to_silver(parsed, contracts[FAMILY]).collect()] == [1]
+    assert [r.rules for r in to_quarantine(parsed).collect()] == [["contract.pattern"]]
+
+
 def test_a_passing_batch_records_its_results_once(spark, contracts, tmp_path):
     gate = gate_of(tmp_path)
     parsed = gated(spark, contracts, gate, [GOOD, OFF_MAP, {**GOOD, "player_id": 9}, BROKEN])
