@@ -9,8 +9,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 REDACTED = "[REDACTED]"
-# A JSON string value, or any bare value up to the next delimiter (numbers, true, null).
-_JSON_VALUE = r'("(?:[^"\\]|\\.)*"|[^,}\]\s]*)'
+# A JSON string value, or any bare token up to the next delimiter that is not a number or a
+# literal (text of a broken record, say).
+_TEXT_VALUE = r'("(?:[^"\\]|\\.)*"|(?![-0-9]|true|false|null)[^,}\]\s]*)'
+_NUMBER_VALUE = r"-?[0-9][^,}\]\s]*"
 
 
 def family_of_topic(topic: Column, topic_prefix: str) -> Column:
@@ -22,18 +24,21 @@ def redact_secrets(value: Column, secret_keys: Sequence[str]) -> Column:
     """The payload with the value of every secret key replaced, wherever it appears.
 
     Works on the raw text, so it also covers records that are not valid JSON; a record
-    that mentions no secret key keeps its exact bytes.
+    that mentions no secret key keeps its exact bytes. The JSON kind survives (text becomes
+    "[REDACTED]", a number 0, literals stay) so silver can still refuse a secret of the
+    wrong type.
     """
     if not secret_keys:
         return value
     text = value.cast("string")
     keys = "|".join(re.escape(k) for k in sorted(set(secret_keys)))
-    pattern = rf'("(?:{keys})"\s*:\s*){_JSON_VALUE}'
+    key = rf'(?<key>"(?:{keys})"\s*:\s*)'
     mentions = F.lit(False)
-    for key in secret_keys:
-        mentions = mentions | text.contains(f'"{key}"')
-    redacted = F.encode(F.regexp_replace(text, pattern, rf'$1"{REDACTED}"'), "UTF-8")
-    return F.when(mentions, redacted).otherwise(value)
+    for name in secret_keys:
+        mentions = mentions | text.contains(f'"{name}"')
+    as_text = F.regexp_replace(text, key + _TEXT_VALUE, rf'${{key}}"{REDACTED}"')
+    redacted = F.regexp_replace(as_text, key + _NUMBER_VALUE, "${key}0")
+    return F.when(mentions, F.encode(redacted, "UTF-8")).otherwise(value)
 
 
 def to_bronze(kafka_df: DataFrame, topic_prefix: str, secret_keys: Sequence[str] = ()) -> DataFrame:

@@ -23,11 +23,16 @@ QUARANTINE_PARTITION_BY = ("family",)
 DATETIME_MICROS = "yyyy-MM-dd HH:mm:ss.SSSSSS"
 # Strict JSON (RFC 8259): Spark's reader otherwise accepts single quotes and NaN.
 JSON_OPTIONS = {"allowSingleQuotes": "false", "allowNonNumericNumbers": "false"}
-_ANY_MAP = T.MapType(T.StringType(), T.StringType())
+_MEMBER_MAP = "map<string,variant>"
 _PARSED = "_e"
-# The members of the record's JSON object, and of each nested object, as maps of JSON texts:
+# The members of the record's JSON object, and of each nested object, as maps of variants:
 # parsed once per row and shared by every rule that needs raw values (type, drift, identity).
+# A variant keeps the JSON kind of each value, which the typed parse loses (Spark reads
+# 12345 into a string field as "12345").
 _MEMBERS = "_m"
+# JSON kinds (as schema_of_variant names them) that a typed parse accepts but the contract's
+# JSON Schema does not: a string field holds a JSON string; money is a JSON number.
+_NUMBER_KINDS = ("TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,9 +48,30 @@ def _members_column(path: Sequence[str]) -> str:
     return _MEMBERS if not path else _MEMBERS + "__" + "__".join(path)
 
 
+def _member(path: Sequence[str]) -> Column:
+    """A field's value as a variant (null when absent), from its parent's member map."""
+    return F.col(_members_column(path[:-1]))[path[-1]]
+
+
 def _raw(path: Sequence[str]) -> Column:
     """A field's value as JSON text (strings unquoted), null when absent or JSON null."""
-    return F.col(_members_column(path[:-1]))[path[-1]]
+    return _member(path).cast("string")
+
+
+def _json_kind(value: Column) -> Column:
+    """The JSON kind of a variant: STRING, BIGINT, DECIMAL(p,s), BOOLEAN, OBJECT<...>..."""
+    return F.schema_of_variant(value)
+
+
+def _kind_mismatch(f: Field, member: Column) -> Column | None:
+    """True where a present value has a JSON kind the field's type does not allow, or None
+    where the typed parse already refuses every such kind."""
+    kind = _json_kind(member)
+    if f.type == "string":
+        return kind != F.lit("STRING")
+    if f.decimal:
+        return ~(kind.isin(*_NUMBER_KINDS) | kind.startswith("DECIMAL"))
+    return None
 
 
 def _parsed(path: Sequence[str]) -> Column:
@@ -61,9 +87,24 @@ def raw_text(value: Column) -> Column:
     return value.cast("string")
 
 
+def _nested_object(member: Column) -> Column:
+    """The members of a variant that holds a JSON object, as a map of variants, else null."""
+    return F.try_variant_get(member, "$", _MEMBER_MAP)
+
+
+# Spark's JSON readers stop after the first value and ignore whatever follows it
+# ('{"a":1}}' parses), so the text is read as the array [text, END]: trailing content either
+# breaks the array or adds elements, and only a lone value followed by END is strict JSON.
+_END = "gamelake:end-of-record"
+
+
 def json_object(text: Column) -> Column:
-    """The top-level members of a strict JSON object as a map (values as JSON text), else null."""
-    return F.from_json(text, _ANY_MAP, JSON_OPTIONS)
+    """The members of a strict JSON object (nothing after it) as a map of variants, else null."""
+    items = F.from_json(
+        F.concat(F.lit("["), text, F.lit(f',"{_END}"]')), "array<variant>", JSON_OPTIONS
+    )
+    alone = (F.size(items) == 2) & (F.get(items, 1).cast("string") == F.lit(_END))
+    return F.when(alone, _nested_object(F.get(items, 0)))
 
 
 DEDUP_KEY = "_dedup_key"
@@ -77,9 +118,8 @@ def with_event_id(bronze: DataFrame) -> DataFrame:
     a JSON object has no identity at all (two identical "502 Bad Gateway" bodies may be two
     failures), so it is never deduplicated: its key is its place in Kafka.
     """
-    text = raw_text(F.col("value"))
-    members = F.col(_MEMBERS)
-    declared = F.when(text.rlike(r'"event_id"\s*:\s*"'), members["event_id"])
+    given = _member(("event_id",))
+    declared = F.when(_json_kind(given) == "STRING", given.cast("string"))
     derived = F.sha2(F.concat(F.col("family").cast("binary"), F.lit(b"\x00"), F.col("value")), 256)
     event_id = F.coalesce(declared, derived)
     kafka_place = F.concat_ws("/", "topic", "kafka_partition", "kafka_offset")
@@ -87,7 +127,7 @@ def with_event_id(bronze: DataFrame) -> DataFrame:
     return with_members(bronze).withColumns(
         {
             "event_id": event_id,
-            DEDUP_KEY: F.when(members.isNotNull(), event_id).otherwise(kafka_place),
+            DEDUP_KEY: F.when(F.col(_MEMBERS).isNotNull(), event_id).otherwise(kafka_place),
         }
     )
 
@@ -119,10 +159,14 @@ def _field_rules(f: Field) -> list[Rule]:
         )
     # A value present in the JSON but null after parsing had a type the contract does not allow.
     if f.type != "json":
+        wrong = value.isNull()
+        mismatch = _kind_mismatch(f, _member(f.path))
+        if mismatch is not None:
+            wrong = wrong | mismatch
         rules.append(
             Rule(
                 "contract.type",
-                raw.isNotNull() & value.isNull(),
+                raw.isNotNull() & wrong,
                 F.concat(F.lit(f"{f.dotted} is not a {f.type}: "), F.substring(raw, 1, 80)),
             )
         )
@@ -225,7 +269,8 @@ def _object_levels(contract: Contract) -> list[tuple[tuple[str, ...], Sequence[F
 def with_nested_members(rows: DataFrame, contract: Contract) -> DataFrame:
     """Rows plus a member map per nested struct of the contract, each parsed from its parent's."""
     nested = {
-        _members_column(path): json_object(_raw(path)) for path, _ in _object_levels(contract)[1:]
+        _members_column(path): _nested_object(_member(path))
+        for path, _ in _object_levels(contract)[1:]
     }
     # Parents before children: each map is a column the next level reads.
     for name, col in nested.items():
@@ -242,7 +287,8 @@ def rescued_data(contract: Contract) -> Column:
     maps = []
     for path, fields in _object_levels(contract):
         unknown = F.map_filter(F.col(_members_column(path)), _not_in(_known_keys(fields)))
-        maps.append(F.transform_keys(unknown, _prefixed(".".join(path) + "." if path else "")))
+        as_text = F.transform_values(unknown, lambda _key, value: value.cast("string"))
+        maps.append(F.transform_keys(as_text, _prefixed(".".join(path) + "." if path else "")))
     merged = F.map_concat(*[F.coalesce(m, F.create_map().cast("map<string,string>")) for m in maps])
     return F.when(F.size(merged) > 0, F.to_json(merged))
 

@@ -32,6 +32,7 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         # JSON with a repeated key: the last one wins, as in most JSON parsers.
         "spark.sql.mapKeyDedupPolicy": "LAST_WIN",
+        "spark.sql.variant.allowDuplicateKeys": "true",
         # Streams append small batches: coalesce files on write and compact behind them.
         "spark.databricks.delta.optimizeWrite.enabled": "true",
         "spark.databricks.delta.autoCompact.enabled": "true",

@@ -54,7 +54,7 @@ def test_secrets_are_redacted_wherever_they_appear(spark):
         ).collect()
     }
     assert out[0] == b'{"user_id": "u1", "password": "[REDACTED]", "x": 1}'
-    assert b"12345" not in out[1] and b'a\\"b' not in out[1]
-    assert out[1].count(b"[REDACTED]") == 2
+    # A number stays a number (silver refuses it in a string field), its value gone.
+    assert out[1] == b'{"password":0,"n":{"password" : "[REDACTED]"}}'
     assert b"s3cret" not in out[2]
     assert out[3] == b'{"user_id": "u2", "passwordless": true}'  # untouched, byte for byte

@@ -155,7 +155,19 @@ def test_unknown_fields_are_rescued_not_dropped(spark, contracts):
         (b"null", "parse.not_object"),
         (b"{'player_id': 'A01', 'timestamp': 1, 'event_type': 'kill'}", "parse.not_json"),
         (b'{"player_id": "A01", "timestamp": NaN, "event_type": "kill"}', "parse.not_json"),
+        # Content after the object: Spark's own reader would stop at the first '}'.
+        (b'{"player_id": "A01", "timestamp": 1, "event_type": "kill"}}', "parse.not_json"),
+        (b'{"player_id": "A01", "timestamp": 1, "event_type": "kill"},', "parse.not_json"),
+        (b'{"player_id": "A01", "timestamp": 1, "event_type": "kill"}\x00', "parse.not_json"),
+        (b'{"player_id": "A01", "timestamp": 1, "event_type": "kill"}]}', "parse.not_json"),
+        (b'{"player_id": "A01", "timestamp": 1, "event_type": "kill"},{"a": 1}', "parse.not_json"),
         ({"player_id": "A01", "timestamp": "yesterday", "event_type": "kill"}, "contract.type"),
+        # Spark would read the number into the string column as "12345": the JSON kind decides.
+        ({"player_id": 12345, "timestamp": 1700000000000, "event_type": "kill"}, "contract.type"),
+        (
+            {"player_id": {"id": 1}, "timestamp": 1700000000000, "event_type": "kill"},
+            "contract.type",
+        ),
         ({"player_id": "A01", "timestamp": 1700000000000, "event_type": "revive"}, "contract.enum"),
         ({"timestamp": 1700000000000, "event_type": "kill"}, "contract.required"),
         (
@@ -182,6 +194,16 @@ def test_ranges_patterns_and_time_formats_are_checked(spark, contracts):
             "player_action",
             {**EXAMPLES["player_action"], "event_timestamp": "soon"},
             "contract.time_format",
+        ),
+        # A number where an ISO time belongs would otherwise be read as the year 12345.
+        ("player_action", {**EXAMPLES["player_action"], "event_timestamp": 12345}, "contract.type"),
+        (
+            "transaction",
+            {
+                **EXAMPLES["transaction"],
+                "parameters": {**EXAMPLES["transaction"]["parameters"], "amount": "4.99"},
+            },
+            "contract.type",
         ),
     ]
     for family, payload, rule in cases:
@@ -238,3 +260,9 @@ def test_records_of_no_family_are_quarantined_with_the_collectors_reason(spark):
     assert rows["smoke"].reason == "no contract for family smoke"
     assert bytes(rows["smoke"].raw_value) == b"anything"
     assert unknown_family_quarantine(stray, ["smoke"], "_rejects").count() == 0
+
+
+def test_a_repeated_key_resolves_last_wins_and_trailing_whitespace_is_json(spark, contracts):
+    payload = b'{"player_id": "X", "player_id": "A01", "timestamp": 1700000000000, "event_type": "kill"}\n'
+    _, (row,) = silver_rows(spark, contracts, "telemetry", [payload])
+    assert row.player_id == "A01"
