@@ -182,7 +182,7 @@ def gates(r: dict[str, Any], plt) -> tuple[str, str | None]:
     if "overhead" in p:
         md += [
             f"Silver with vs without the gate over {p.get('events'):,} events: overhead "
-            f"{p['overhead']:.1%} (target {p.get('target_overhead')}); runs (s): "
+            f"{p['overhead']:.1%} (target {p.get('target_overhead', 0.1):.0%}); runs (s): "
             f"{p.get('silver_s')}.",
             "",
         ]
