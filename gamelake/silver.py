@@ -157,7 +157,8 @@ def _field_rules(f: Field) -> list[Rule]:
         rules.append(
             Rule("contract.required", value.isNull(), F.lit(f"missing required field {f.dotted}"))
         )
-    # A value present in the JSON but null after parsing had a type the contract does not allow.
+    # A value present in the JSON but null after parsing, or of another JSON kind, had a type
+    # the contract does not allow.
     if f.type != "json":
         wrong = value.isNull()
         mismatch = _kind_mismatch(f, _member(f.path))
@@ -267,7 +268,8 @@ def _object_levels(contract: Contract) -> list[tuple[tuple[str, ...], Sequence[F
 
 
 def with_nested_members(rows: DataFrame, contract: Contract) -> DataFrame:
-    """Rows plus a member map per nested struct of the contract, each parsed from its parent's."""
+    """Rows plus a member map per nested struct of the contract, each read from its parent's
+    variant (no second parse of the text)."""
     nested = {
         _members_column(path): _nested_object(_member(path))
         for path, _ in _object_levels(contract)[1:]
