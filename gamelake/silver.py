@@ -63,13 +63,18 @@ def _json_kind(value: Column) -> Column:
     return F.schema_of_variant(value)
 
 
+def _is_json_string(member: Column) -> Column:
+    """True where a variant holds a JSON string (not a number, literal, object or array)."""
+    return _json_kind(member) == F.lit("STRING")
+
+
 def _kind_mismatch(f: Field, member: Column) -> Column | None:
     """True where a present value has a JSON kind the field's type does not allow, or None
     where the typed parse already refuses every such kind."""
-    kind = _json_kind(member)
     if f.type == "string":
-        return kind != F.lit("STRING")
+        return ~_is_json_string(member)
     if f.decimal:
+        kind = _json_kind(member)
         return ~(kind.isin(*_NUMBER_KINDS) | kind.startswith("DECIMAL"))
     return None
 
@@ -119,7 +124,7 @@ def with_event_id(bronze: DataFrame) -> DataFrame:
     failures), so it is never deduplicated: its key is its place in Kafka.
     """
     given = _member(("event_id",))
-    declared = F.when(_json_kind(given) == "STRING", given.cast("string"))
+    declared = F.when(_is_json_string(given), given.cast("string"))
     derived = F.sha2(F.concat(F.col("family").cast("binary"), F.lit(b"\x00"), F.col("value")), 256)
     event_id = F.coalesce(declared, derived)
     kafka_place = F.concat_ws("/", "topic", "kafka_partition", "kafka_offset")
