@@ -35,11 +35,11 @@ from tests.integration.jobrun import run_to_end
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 STAGES = ["--stages", "bronze,silver"]
-# Many small micro-batches, so that a kill or an outage lands in the middle of work.
-SMALL_BATCHES = ["--max-offsets-per-trigger", "300", "--max-files-per-trigger", "1"]
 # An outage of the broker only touches bronze: small Kafka reads, silver at its own pace
 # (one bronze file per silver batch took over 15 minutes of 2-second batches).
-SMALL_KAFKA_READS = SMALL_BATCHES[:2]
+SMALL_KAFKA_READS = ["--max-offsets-per-trigger", "300"]
+# Many small micro-batches, so that a kill or an outage lands in the middle of work.
+SMALL_BATCHES = [*SMALL_KAFKA_READS, "--max-files-per-trigger", "1"]
 KILLS = 10
 # Processing time columns: the only ones allowed to differ between two runs of one input.
 VOLATILE = {"ingested_at", "ingest_date", "quarantined_at", "recorded_at"}
