@@ -11,8 +11,11 @@ from pathlib import Path
 
 from gamelake.config import DEFAULT_ENV, Settings, load_settings
 from gamelake.contracts import Contract, load_contracts
+from gamelake.dq.gate import SilverGate, TableGate, silver_gate, table_gate
 from gamelake.pipeline import PipelineConf, load_pipeline_conf, table_path
 from gamelake.streams import StreamOptions
+
+log = logging.getLogger(__name__)
 
 
 def stream_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -76,6 +79,16 @@ def add_silver_args(parser: argparse.ArgumentParser) -> None:
         "--dedup-watermark",
         default="1 hour",
         help="how long an event id is remembered to drop re-sends",
+    )
+
+
+def add_gate_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-gates",
+        dest="gates",
+        action="store_false",
+        help="skip the quality gates of conf/rules (nothing is checked or recorded in "
+        "ops.dq_results; for measurements and emergencies)",
     )
 
 
@@ -143,3 +156,19 @@ def configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+
+
+def silver_gate_of(job: JobContext, gates: bool) -> SilverGate | None:
+    """The silver stage's gate from conf/rules (None with --no-gates)."""
+    if not gates:
+        log.warning("quality gates off (--no-gates): silver batches are not checked")
+        return None
+    return silver_gate(job.settings.paths.conf, job.lake, "", job.settings.paths.state)
+
+
+def publish_gate_of(settings: Settings, gates: bool) -> TableGate | None:
+    """The gate of tables published whole (batch gold) from conf/rules (None with --no-gates)."""
+    if not gates:
+        log.warning("quality gates off (--no-gates): gold tables are published unchecked")
+        return None
+    return table_gate(settings.paths.conf, settings.paths.lake, settings.paths.state)

@@ -9,19 +9,21 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from gamelake.bronze import to_bronze
 from gamelake.contracts import Contract
 from gamelake.dq.gate import SilverGate
+from gamelake.dq.results import RESULTS_TABLE, new_run_id, results_frame, results_txn_app_id
 from gamelake.io import (
     for_each_batch,
     read_delta_stream,
@@ -137,14 +139,26 @@ def write_silver_batch(
             parsed = {f: gate.rows(p, contracts[f]) for f, p in parsed.items()}
         # The text and dedup key are spent once the reasons are known: not worth caching.
         parsed = {f: p.drop("_text", DEDUP_KEY).persist() for f, p in parsed.items()}
-        # Counting fills the caches, before the gate and the writes read them.
-        valid_counts = _valid_counts(parsed)
+        # Counting fills the caches, before the gate and the writes read them; the gate's
+        # row-rule counts ride along in the same jobs.
+        counted = _count_families(
+            parsed, {f: gate.count_columns(f) for f in parsed} if gate is not None else {}
+        )
+        valid_counts = {f: int(row[VALID] or 0) for f, row in counted.items()}
+        writes: list[_TableWrite] = []
         if gate is not None:
+            spark = batch.sparkSession
+            results = gate.judge(spark, parsed, contracts, counted)
             # Before any write: a failed fail-rule raises, the batch stays uncommitted.
-            gate.check(batch.sparkSession, batch_id, parsed, contracts)
+            gate.verdict(spark, batch_id, results)
+            if results:
+                # Recorded with the batch's tables, at most once (same txnAppId scheme).
+                writes.append(_TableWrite(
+                    results_frame(spark, results, new_run_id(), app_id, batch_id),
+                    table_path(lake, "ops", RESULTS_TABLE), (), results_txn_app_id(app_id),
+                ))  # fmt: skip
         written: dict[str, int] = {}
         rejected: list[DataFrame] = []
-        writes: list[_TableWrite] = []
         for family in present:
             contract, rows = contracts[family], parsed[family]
             valid = valid_counts.get(family, 0)
@@ -219,20 +233,26 @@ def _write_tables(writes: list[_TableWrite], batch_id: int) -> None:
             future.result()
 
 
-def _valid_counts(parsed: Mapping[str, DataFrame]) -> dict[str, int]:
-    """Valid rows per family of `parse_family` outputs (cached), a job per family side by side.
+VALID = "_valid"
+
+
+def _count_families(
+    parsed: Mapping[str, DataFrame], extra: Mapping[str, list[Column]]
+) -> dict[str, Row]:
+    """Per family of `parse_family` outputs (cached): a row with the valid-row count (VALID)
+    and the `extra` aggregations of that family, a job per family side by side.
 
     Each job reads its cached frame directly, which fills the cache. A single job over the
     union of the frames does not (see the quarantine rows), so every later write parsed the
     family once more.
     """
 
-    def valid(rows: DataFrame) -> int:
+    def count(family: str) -> Row:
         ok = (F.size("_reasons") == 0).cast("long")
-        return int(rows.agg(F.sum(ok)).first()[0] or 0)
+        return parsed[family].agg(F.sum(ok).alias(VALID), *extra.get(family, ())).first()
 
     with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
-        return dict(zip(parsed, pool.map(valid, parsed.values()), strict=True))
+        return dict(zip(parsed, pool.map(count, parsed), strict=True))
 
 
 def _record_progress(
@@ -293,6 +313,10 @@ def start_silver(
     """Bronze -> silver (one table per family, PARTITIONED BY event_type) + quarantine,
     gated by `gate`'s rules when given."""
     app_id = checkpoint_app_id(checkpoint, "silver")
+    if gate is not None:
+        # GX's import and context take seconds of a single core: done while the query
+        # starts instead of inside its first micro-batch.
+        threading.Thread(target=gate.runner.warm_up, name="gx-warm-up", daemon=True).start()
     source = silver_input(
         read_delta_stream(spark, bronze_path, options.max_files_per_trigger),
         options.dedup_watermark,

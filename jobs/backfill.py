@@ -53,6 +53,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-silver", action="store_true", help="do not run silver once afterwards"
     )
+    parser.add_argument(
+        "--no-gates",
+        dest="gates",
+        action="store_false",
+        help="silver without the quality gates of conf/rules",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, read nothing")
     parser.add_argument("--lake", type=Path, default=None, help="lake folder (default: profile's)")
     parser.add_argument(
@@ -155,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
             job.checkpoints / "silver",
             job.options,
             job.rejects_family,
+            jobargs.silver_gate_of(job, args.gates),
         )
         query.awaitTermination()
         log.info("silver caught up with bronze")

@@ -4,7 +4,9 @@
     .venv/bin/spark-submit --properties-file .gamelake/spark/local.conf jobs/gold_batch.py
     .venv/bin/spark-submit ... jobs/gold_batch.py --table player_profile --table room_stats
 
-or `gamelake submit gold_batch [--table T]`. Each table is replaced in one Delta commit.
+or `gamelake submit gold_batch [--table T]`. Each table is replaced in one Delta commit,
+once it passed its quality gate (conf/rules/gold.<table>.yaml); a table that fails keeps its
+published version and the job exits 1 naming table, rule, observed value and threshold.
 `jobs/pipeline.py --once` runs the same rebuild as its last stage.
 """
 
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from gamelake import jobargs
 from gamelake.config import DEFAULT_ENV, load_settings
+from gamelake.dq.results import GateFailed
 from gamelake.gold.batch import BUILDERS, rebuild
 from gamelake.spark import build_session
 
@@ -33,6 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="lake folder (default: the profile's)")  # fmt: skip
     parser.add_argument("--table", action="append", choices=sorted(BUILDERS), default=None,
                         help="rebuild only this table (repeatable; default: all)")  # fmt: skip
+    jobargs.add_gate_args(parser)
     return parser.parse_args(argv)
 
 
@@ -42,11 +46,19 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"paths": {"lake": str(args.lake)}} if args.lake else None
     settings = load_settings(args.env, overrides=overrides)
     spark = build_session(settings, app_name="gamelake-gold-batch")
-    written = rebuild(spark, settings.paths.lake, args.table)
+    gate = jobargs.publish_gate_of(settings, args.gates)
+    held = None
+    try:
+        written = rebuild(spark, settings.paths.lake, args.table, gate=gate)
+    except GateFailed as failed:
+        held, written = failed, failed.written
     for table, rows in written.items():
         log.info(
             "gold.%s: %s", table, "skipped (no silver yet)" if rows is None else f"{rows} rows"
         )
+    if held is not None:
+        log.error("%s", held)
+        return 1
     return 0
 
 

@@ -6,6 +6,7 @@
 or `gamelake run --once` (drain Kafka, then stop) / `gamelake run` (keep streaming).
 With --once the stages run one after the other, so silver sees everything bronze landed and
 gold everything silver wrote; the last stage (gold_batch) rebuilds the batch gold tables.
+Silver batches and batch gold tables pass the quality gates of conf/rules (--no-gates: not).
 Otherwise the streams run side by side until stopped: a gold stream starts once its silver
 table exists, and batch gold is rebuilt every --gold-batch-every seconds.
 """
@@ -17,6 +18,7 @@ import sys
 import time
 
 from gamelake import jobargs
+from gamelake.dq.results import GateFailed
 from gamelake.gold import batch as gold_batch
 from gamelake.gold import streaming as gold_streaming
 from gamelake.io import rows_read
@@ -32,6 +34,7 @@ def parse_args(argv: list[str] | None = None):
     parser = jobargs.stream_parser("pipeline", __doc__.splitlines()[0])
     jobargs.add_kafka_args(parser)
     jobargs.add_silver_args(parser)
+    jobargs.add_gate_args(parser)
     parser.add_argument("--stages", default=",".join(STAGES),
                         help=f"comma list of stages to run, of {', '.join(STAGES)}")  # fmt: skip
     parser.add_argument("--gold-batch-every", type=float, default=600.0,
@@ -66,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             job.checkpoints / "silver",
             job.options,
             job.rejects_family,
+            jobargs.silver_gate_of(job, args.gates),
         )
 
     def gold(running: dict | None = None) -> list:
@@ -84,8 +88,18 @@ def main(argv: list[str] | None = None) -> int:
             started.append(query)
         return started
 
+    publish_gate = jobargs.publish_gate_of(job.settings, args.gates)
+
     def rebuild_batch_gold() -> None:
-        written = gold_batch.rebuild(spark, job.lake)
+        """Rebuild batch gold; a table its gate holds back keeps its published version."""
+        try:
+            written = gold_batch.rebuild(spark, job.lake, gate=publish_gate)
+        except GateFailed as held:
+            if job.options.once:
+                raise
+            # The streams go on; the held table is retried at the next rebuild.
+            log.error("%s", held)
+            written = held.written
         log.info("batch gold: %s", ", ".join(f"{t}={n}" for t, n in written.items()))
 
     recorder = ProgressRecorder()

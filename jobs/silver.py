@@ -2,6 +2,8 @@
 
 One Delta table per family under <lake>/silver/, PARTITIONED BY event_type; array items in
 child tables (player_inventory, player_affiliations); rejects in ops.quarantine with reasons.
+Every micro-batch passes the quality gate of conf/rules first (results in ops.dq_results);
+a failed fail-rule stops the stream before the batch is written (--no-gates: unchecked).
 
     .venv/bin/gamelake spark-conf
     .venv/bin/spark-submit --properties-file .gamelake/spark/local.conf jobs/silver.py --once
@@ -26,6 +28,7 @@ log = logging.getLogger("gamelake.jobs.silver")
 def parse_args(argv: list[str] | None = None):
     parser = jobargs.stream_parser("silver", __doc__.splitlines()[0])
     jobargs.add_silver_args(parser)
+    jobargs.add_gate_args(parser)
     return parser.parse_args(argv)
 
 
@@ -44,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         job.checkpoints / "silver",
         job.options,
         job.rejects_family,
+        jobargs.silver_gate_of(job, args.gates),
     )
     query.awaitTermination()
     recorder.flush(spark, job.lake)

@@ -4,15 +4,19 @@ Silver (streaming), inside the batch handler, before anything is written:
 
     gate = SilverGate(rules, lake, app_id, SuiteRunner(docs_dir))
     parsed = {f: gate.rows(parse_family(batch, c), c).persist() for f, c in present}
-    gate.check(spark, batch_id, parsed, contracts)   # raises GateFailed: nothing written
+    counted = {f: p.agg(valid, *gate.count_columns(f)).first() for f, p in parsed.items()}
+    results = gate.judge(spark, parsed, contracts, counted)
+    gate.verdict(spark, batch_id, results)   # raises GateFailed: nothing written
+    ... the results are appended to ops.dq_results with the batch's other writes
 
 `rows` appends the failed drop rules to parse_family's `_rules`/`_reasons`, so the
 existing to_silver / to_quarantine / to_children route those rows to quarantine with
-every failed rule name. `check` counts the row rules (one job per family), runs the
-batch-level GX suite and the referential checks on the rows bound for silver, appends
-the results to ops.dq_results and raises when a fail-rule failed.
+every failed rule name. `judge` turns the row-rule counts into results and runs the
+batch-level GX suites and the referential checks on the rows bound for silver; `verdict`
+records a failed attempt and raises. `check` does all three (replays, tests).
 
-Gold and `gamelake dq check`: `check_table` runs every rule of a table over a DataFrame.
+Gold and `gamelake dq check`: `check_table` runs every rule of a table over a DataFrame;
+`TableGate.check` does so before a batch gold table is published.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from gamelake.contracts import Contract
@@ -34,7 +39,15 @@ from gamelake.dq.results import (
     unexpected_result,
     write_results,
 )
-from gamelake.dq.row import DROP_REASONS, DROP_RULES, apply_row_rules, row_rule_counts
+from gamelake.dq.row import (
+    DROP_REASONS,
+    DROP_RULES,
+    apply_row_rules,
+    row_rule_aggs,
+    row_rule_columns,
+    row_rule_counts,
+    row_rule_values,
+)
 from gamelake.dq.rules import Rule, check_columns, load_rules, rules_for
 from gamelake.dq.suite import SuiteRunner
 from gamelake.pipeline import table_path
@@ -43,6 +56,8 @@ from gamelake.silver import silver_columns, to_silver
 log = logging.getLogger(__name__)
 
 CONTRACT_OK = "_contract_ok"
+# Families judged at once: their Spark jobs (Arrow transfers, anti-joins) overlap on 2 cores.
+SUITE_THREADS = 3
 
 
 def referential_results(
@@ -129,6 +144,37 @@ def gate_table(
 
 
 @dataclasses.dataclass
+class TableGate:
+    """The rules of tables published whole (batch gold), checked before each publication."""
+
+    rules: Mapping[str, list[Rule]]
+    lake: Path
+    runner: SuiteRunner
+
+    def check(
+        self, spark: SparkSession, table: str, df: DataFrame, version: int
+    ) -> list[RuleResult]:
+        """Results of `table`'s (layer.table) rules over `df`, about to become Delta `version`;
+        raises GateFailed when a fail-rule failed. A table without rules passes."""
+        layer, name = table.split(".", 1)
+        rules = rules_for(self.rules, layer, name)
+        if not rules:
+            return []
+        return gate_table(spark, df, rules, self.lake, self.runner, f"publish.{table}", version)
+
+
+def table_gate(conf_dir: Path, lake: Path, state_dir: Path | None = None) -> TableGate:
+    """The publication gate of conf_dir/rules; Data Docs of failed checks under
+    <state>/reports/dq."""
+    return TableGate(load_rules(conf_dir / "rules"), lake, _runner(state_dir))
+
+
+def _runner(state_dir: Path | None) -> SuiteRunner:
+    docs = state_dir / "reports" / "dq" if state_dir is not None else None
+    return SuiteRunner(docs, docs_always=False)
+
+
+@dataclasses.dataclass
 class SilverGate:
     """Row rules and batch suites of the silver tables, bound to a lake and a stream's app id."""
 
@@ -154,8 +200,10 @@ class SilverGate:
         if not rules:
             return parsed.withColumn(CONTRACT_OK, F.size("_reasons") == 0)
         columns = silver_columns(contract)
-        added = [c for c in columns if c not in parsed.columns]
         check_columns(rules, list(columns), f"silver.{contract.family}")
+        # Only what the row rules read: batch-level rules judge to_silver's output later.
+        read = row_rule_columns(rules, list(columns))
+        added = [c for c in columns if c in read and c not in parsed.columns]
         ok = F.size("_reasons") == 0
         # Only rows that met their contract get silver values: casts and splits of a broken
         # value (e.g. "[1]" as coordinates) raise under ANSI mode, as to_silver never sees them.
@@ -171,39 +219,77 @@ class SilverGate:
             }
         ).drop(*added)
 
+    def count_columns(self, family: str) -> list[Column]:
+        """Aggregations counting the family's row rules over the rows that met their contract,
+        for the job that counts the batch's valid rows (`judge(counted=...)` reads them)."""
+        return row_rule_aggs(self.table_rules(family), where=F.col(CONTRACT_OK))
+
+    def judge(
+        self,
+        spark: SparkSession,
+        gated: Mapping[str, DataFrame],
+        contracts: Mapping[str, Contract],
+        counted: Mapping[str, Row] | None = None,
+    ) -> list[RuleResult]:
+        """Every rule's result over one micro-batch (`rows` outputs by family); writes nothing.
+
+        `counted`: per family, a row of `count_columns` aggregations already computed (else
+        one job per family counts them). Families' batch suites and referential checks run
+        side by side: their Spark jobs overlap, only GX's validations take turns.
+        """
+
+        def family_results(family: str) -> list[RuleResult]:
+            rules, parsed = self.table_rules(family), gated[family]
+            if counted is not None and family in counted:
+                evaluated, counts = row_rule_values(counted[family], rules)
+                results = [
+                    unexpected_result(r, counts[r.name], evaluated)
+                    for r in rules
+                    if r.level == "row"
+                ]
+            else:
+                _, results = row_results(parsed, rules, where=F.col(CONTRACT_OK))
+            if any(r.level != "row" for r in rules):
+                bound = to_silver(parsed, contracts[family])
+                results += self.runner.run(bound, rules)
+                results += referential_results(spark, bound, rules, self.lake)
+            return results
+
+        families = [f for f in gated if self.table_rules(f)]
+        with ThreadPoolExecutor(max_workers=SUITE_THREADS) as pool:
+            return [res for rs in pool.map(family_results, families) for res in rs]
+
+    def verdict(self, spark: SparkSession, batch_id: int, results: Sequence[RuleResult]) -> None:
+        """Log the failed warn rules; if a fail-rule failed, record this attempt in
+        ops.dq_results (a new run id, not idempotent) and raise GateFailed."""
+        for w in (r for r in results if not r.passed and r.rule.action == "warn"):
+            log.warning("dq warn, batch %d: %s", batch_id, w.describe())
+        failed = failures(results)
+        if failed:
+            write_results(
+                spark, self.lake, results, new_run_id(), self.app_id, batch_id, idempotent=False
+            )
+            raise GateFailed(failed, f"silver batch {batch_id}")
+
     def check(
         self,
         spark: SparkSession,
         batch_id: int,
         gated: Mapping[str, DataFrame],
         contracts: Mapping[str, Contract],
+        counted: Mapping[str, Row] | None = None,
     ) -> list[RuleResult]:
-        """Judge one micro-batch (`rows` outputs by family); raise GateFailed before any write.
+        """Judge one micro-batch and record the results; raise GateFailed when a fail-rule
+        failed, before the caller writes anything.
 
         Results are appended to ops.dq_results either way: at most once per batch when the
         batch passes, as a separate attempt (new run id) when it fails.
         """
-        results: list[RuleResult] = []
-        for family, parsed in gated.items():
-            rules = self.table_rules(family)
-            if not rules:
-                continue
-            _, rows = row_results(parsed, rules, where=F.col(CONTRACT_OK))
-            results += rows
-            if any(r.level != "row" for r in rules):
-                bound = to_silver(parsed, contracts[family])
-                results += self.runner.run(bound, rules)
-                results += referential_results(spark, bound, rules, self.lake)
-        failed = failures(results)
-        run_id = new_run_id()
+        results = self.judge(spark, gated, contracts, counted)
+        self.verdict(spark, batch_id, results)
         write_results(
-            spark, self.lake, results, run_id, self.app_id, batch_id, idempotent=not failed
+            spark, self.lake, results, new_run_id(), self.app_id, batch_id, idempotent=True
         )
-        warned = [r for r in results if not r.passed and r.rule.action == "warn"]
-        for w in warned:
-            log.warning("dq warn, batch %d: %s", batch_id, w.describe())
-        if failed:
-            raise GateFailed(failed, f"silver batch {batch_id}")
         return results
 
 
@@ -215,6 +301,4 @@ def silver_gate(
 
     `app_id` may be left empty and bound by the stream (`SilverGate.bound`).
     """
-    docs = state_dir / "reports" / "dq" if state_dir is not None else None
-    runner = SuiteRunner(docs, docs_always=False)
-    return SilverGate(load_rules(conf_dir / "rules"), lake, app_id, runner)
+    return SilverGate(load_rules(conf_dir / "rules"), lake, app_id, _runner(state_dir))

@@ -61,12 +61,16 @@ def unexpected_result(rule: Rule, unexpected: int, evaluated: int) -> RuleResult
 class GateFailed(GamelakeError):
     """A fail-rule failed: the batch or table must not reach the next layer."""
 
-    def __init__(self, failures: Sequence[RuleResult], where: str):
+    def __init__(self, failures: Sequence[RuleResult], where: str, fix: str | None = None):
         self.failures = list(failures)
+        self.where = where
+        # What was done anyway (a gold rebuild publishes the tables that passed).
+        self.written: dict[str, int | None] = {}
         lines = "; ".join(f.describe() for f in self.failures)
         super().__init__(
             f"quality gate failed for {where}: {lines}",
-            fix="fix the data or relax the rule in conf/rules, then restart: the batch is "
+            fix=fix
+            or "fix the data or relax the rule in conf/rules, then restart: the batch is "
             "reprocessed from the checkpoint",
         )
 
@@ -91,6 +95,17 @@ def result_rows(
     return rows
 
 
+def results_frame(spark, results: Sequence[RuleResult], run_id: str, app_id: str, batch_id: int):
+    """ops.dq_results rows of one evaluation as a DataFrame, stamped now."""
+    at = dt.datetime.now(dt.UTC)
+    return spark.createDataFrame(result_rows(results, run_id, app_id, batch_id, at), RESULTS_SCHEMA)
+
+
+def results_txn_app_id(app_id: str) -> str:
+    """The Delta txnAppId of a stage's writes to ops.dq_results."""
+    return f"{app_id}.ops.{RESULTS_TABLE}"
+
+
 def write_results(
     spark,
     lake: Path,
@@ -108,11 +123,10 @@ def write_results(
     """
     if not results:
         return
-    at = dt.datetime.now(dt.UTC)
-    df = spark.createDataFrame(result_rows(results, run_id, app_id, batch_id, at), RESULTS_SCHEMA)
+    df = results_frame(spark, results, run_id, app_id, batch_id)
     writer = df.write.format("delta").mode("append").option("mergeSchema", "true")
     if idempotent:
-        writer = writer.option("txnAppId", f"{app_id}.ops.{RESULTS_TABLE}").option(
+        writer = writer.option("txnAppId", results_txn_app_id(app_id)).option(
             "txnVersion", str(batch_id)
         )
     writer.save(str(table_path(lake, "ops", RESULTS_TABLE)))

@@ -7,6 +7,7 @@ runs a Spark job per rule.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame
@@ -102,6 +103,44 @@ def _column_of(action: str) -> str:
     return {"drop": DROP_RULES, "warn": WARN_RULES, "fail": FAIL_RULES}[action]
 
 
+def row_rule_columns(rules: Sequence[Rule], columns: Sequence[str]) -> set[str]:
+    """The `columns` the row-level rules read: their column, or a name in their expression
+    (a word match: a name mentioned in a string literal is read needlessly, never missed)."""
+    read: set[str] = set()
+    for r in (r for r in rules if r.level == "row"):
+        if r.column:
+            read.add(r.column)
+        if r.expr:
+            read.update(c for c in columns if re.search(rf"\b{re.escape(c)}\b", r.expr))
+    return read
+
+
+def row_rule_aggs(rules: Sequence[Rule], where: Column | None = None) -> list[Column]:
+    """Aggregations counting the rows evaluated and the rows failing each row-level rule of
+    `apply_row_rules` output, to run in any aggregation job (`row_rule_values` reads them).
+
+    `where` limits the rows that count as evaluated (e.g. those that passed their contract).
+    """
+    row_rules = [r for r in rules if r.level == "row"]
+    evaluated = F.lit(True) if where is None else F.coalesce(where, F.lit(False))
+    aggs = [F.sum(evaluated.cast("long")).alias("_dq_n")]
+    aggs += [
+        F.sum(
+            (evaluated & F.array_contains(_column_of(r.action), r.quarantine_name)).cast("long")
+        ).alias(f"_dq_r{i}")
+        for i, r in enumerate(row_rules)
+    ]
+    return aggs
+
+
+def row_rule_values(row, rules: Sequence[Rule]) -> tuple[int, dict[str, int]]:
+    """(rows evaluated, rows failing each row-level rule) from a row of `row_rule_aggs`."""
+    row_rules = [r for r in rules if r.level == "row"]
+    return int(row["_dq_n"] or 0), {
+        r.name: int(row[f"_dq_r{i}"] or 0) for i, r in enumerate(row_rules)
+    }
+
+
 def row_rule_counts(
     flagged: DataFrame, rules: Sequence[Rule], where: Column | None = None
 ) -> tuple[int, dict[str, int]]:
@@ -109,14 +148,4 @@ def row_rule_counts(
 
     `where` limits the rows that count as evaluated (e.g. those that passed their contract).
     """
-    row_rules = [r for r in rules if r.level == "row"]
-    rows = flagged.where(where) if where is not None else flagged
-    aggs = [F.count(F.lit(1)).alias("_n")]
-    aggs += [
-        F.sum(F.array_contains(_column_of(r.action), r.quarantine_name).cast("long")).alias(
-            f"_r{i}"
-        )
-        for i, r in enumerate(row_rules)
-    ]
-    out = rows.agg(*aggs).collect()[0]
-    return int(out["_n"]), {r.name: int(out[f"_r{i}"] or 0) for i, r in enumerate(row_rules)}
+    return row_rule_values(flagged.agg(*row_rule_aggs(rules, where)).collect()[0], rules)

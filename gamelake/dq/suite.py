@@ -118,6 +118,18 @@ def _to_pandas(df: DataFrame, columns: Sequence[str]):
     return df.select(*cols).toArrow().to_pandas()
 
 
+@dataclasses.dataclass(frozen=True)
+class _Batch:
+    """What a validation judges, computed by Spark before GX runs."""
+
+    rules: Sequence[Rule]
+    rows: int
+    anchors: dict[str, dt.datetime | None]
+    data: Any  # a pandas frame (on_pandas) or the Spark DataFrame
+    on_pandas: bool
+    values: dict[str, int]  # non-null values per rule column
+
+
 @dataclasses.dataclass
 class _Engine:
     context: Any
@@ -146,6 +158,11 @@ class SuiteRunner:
         self._engine: _Engine | None = None
         self._lock = threading.Lock()
         self._seq = 0
+
+    def warm_up(self) -> None:
+        """Import GX and build its context now (several seconds, once), not in a first batch."""
+        with self._lock:
+            self._context()
 
     def _context(self) -> _Engine:
         if self._engine is None:
@@ -212,39 +229,46 @@ class SuiteRunner:
     ) -> list[RuleResult]:
         """Results of the batch-level rules of one table over `df` (GX), in rule order.
 
-        `rows`: the row count if the caller knows it (saves a Spark job).
+        `rows`: the row count if the caller knows it (saves a Spark job). Several threads may
+        run tables at once: their Spark jobs overlap, only the GX validations take turns.
         """
         chosen = batch_rules(rules)
         if not chosen:
             return []
+        batch = self._prepare(df, chosen, rows, now or dt.datetime.now(dt.UTC))
         with self._lock:  # GX contexts are not thread-safe; streams may share a runner
-            return self._run(df, chosen, rows, now or dt.datetime.now(dt.UTC))
+            return self._validate(batch)
 
-    def _run(self, df, rules, rows, now) -> list[RuleResult]:
-        import great_expectations as gx
-
-        engine = self._context()
-        ctx = engine.context
+    def _prepare(self, df, rules, rows, now) -> _Batch:
+        """The Spark side of a validation: row count, freshness anchors, the data to judge."""
         rows = df.count() if rows is None else rows
         anchors = _freshness_anchors(df, rules, now)
-        use_pandas = rows <= self.max_pandas_rows
+        columns = suite_columns(rules)
+        if rows <= self.max_pandas_rows:
+            data = _to_pandas(df, columns)
+            return _Batch(
+                rules, rows, anchors, data, True, {c: int(data[c].notna().sum()) for c in columns}
+            )
+        values = {}
+        if columns:
+            counted = df.agg(*[F.count(c).alias(c) for c in columns]).collect()[0]
+            values = {c: int(counted[c]) for c in columns}
+        return _Batch(rules, rows, anchors, df, False, values)
+
+    def _validate(self, batch: _Batch) -> list[RuleResult]:
+        import great_expectations as gx
+
+        rules, rows, anchors = batch.rules, batch.rows, batch.anchors
+        ctx = self._context().context
         self._seq += 1
         name = f"{rules[0].table}.{self._seq}"
         suite = ctx.suites.add(gx.ExpectationSuite(name=name))
         for r in rules:
             suite.add_expectation(expectation(r, anchors))
-        columns = suite_columns(rules)
-        if use_pandas:
+        if batch.on_pandas:
             source = ctx.data_sources.add_pandas(name=f"p.{name}")
-            data = _to_pandas(df, columns)
-            values = {c: int(data[c].notna().sum()) for c in columns}
         else:
             source = ctx.data_sources.add_spark(name=f"s.{name}", persist=False)
-            data = df
-            values = {}
-            if columns:
-                counted = df.agg(*[F.count(c).alias(c) for c in columns]).collect()[0]
-                values = {c: int(counted[c]) for c in columns}
         batch_def = source.add_dataframe_asset(name="batch").add_batch_definition_whole_dataframe(
             "whole"
         )
@@ -252,7 +276,7 @@ class SuiteRunner:
             gx.ValidationDefinition(name=name, data=batch_def, suite=suite)
         )
         try:
-            params = {"batch_parameters": {"dataframe": data}}
+            params = {"batch_parameters": {"dataframe": batch.data}}
             if self.docs_dir is not None and self.docs_always:
                 validation = self._with_docs(ctx, name, vd, params)
             else:
@@ -266,7 +290,7 @@ class SuiteRunner:
         by_rule = {res.expectation_config.meta["rule"]: res for res in validation.results}
         return [
             _result(r, by_rule[r.name], rows, anchors.get(r.name))
-            if r.kind not in _NEEDS_VALUES or values.get(str(r.column))
+            if r.kind not in _NEEDS_VALUES or batch.values.get(str(r.column))
             else RuleResult(r, True, "no values", None, rows)
             for r in rules
         ]

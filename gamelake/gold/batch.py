@@ -8,6 +8,10 @@ a reader sees the old table or the new one, never a half-written one.
     from gamelake.gold.batch import BUILDERS, rebuild
     rebuild(spark, lake)                       # every table
     rebuild(spark, lake, ["player_profile"])   # some
+    rebuild(spark, lake, gate=table_gate(conf, lake))   # each table checked before publication
+
+With a gate, a table whose fail-rule fails is not replaced (readers keep the published
+version); the other tables are rebuilt, then GateFailed names every table held back.
 """
 
 from __future__ import annotations
@@ -17,12 +21,17 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from gamelake.dq.results import GateFailed
 from gamelake.gold import GOLD_LAYER
 from gamelake.pipeline import table_path
+
+if TYPE_CHECKING:
+    from gamelake.dq.gate import TableGate
 
 log = logging.getLogger(__name__)
 
@@ -349,19 +358,33 @@ def _rows_written(spark: SparkSession, path: Path) -> int:
     return rows or spark.read.format("delta").load(str(path)).count()
 
 
+def _next_version(spark: SparkSession, path: Path) -> int:
+    """The Delta version the table's next commit creates (0 for a new table)."""
+    if not _is_delta(path):
+        return 0
+    from delta.tables import DeltaTable
+
+    return int(DeltaTable.forPath(spark, str(path)).history(1).collect()[0]["version"]) + 1
+
+
 def rebuild(
-    spark: SparkSession, lake: Path, names: Iterable[str] | None = None
+    spark: SparkSession,
+    lake: Path,
+    names: Iterable[str] | None = None,
+    gate: TableGate | None = None,
 ) -> dict[str, int | None]:
     """Rebuild the named batch gold tables (default: all) from the lake's silver.
 
     Returns rows written per table; None for a table skipped because its silver input
-    does not exist yet. Raises KeyError for an unknown name.
+    does not exist yet. Raises KeyError for an unknown name, and GateFailed after the
+    other tables when `gate` held some back (its `written` holds what was rebuilt).
     """
     chosen = list(names) if names else list(BUILDERS)
     unknown = [n for n in chosen if n not in BUILDERS]
     if unknown:
         raise KeyError(f"unknown gold tables {unknown}; known: {', '.join(BUILDERS)}")
     written: dict[str, int | None] = {}
+    held: list[GateFailed] = []
     for name in chosen:
         builder = BUILDERS[name]
         present = {t: table_path(lake, "silver", t) for t in builder.inputs}
@@ -373,10 +396,31 @@ def rebuild(
             continue
         started = time.monotonic()
         frames = {t: spark.read.format("delta").load(str(p)) for t, p in present.items()}
-        df = builder.build(frames)
         path = table_path(lake, GOLD_LAYER, name)
-        write_atomic(df, path)
+        df = builder.build(frames)
+        if gate is not None:
+            df = df.persist()  # the checks and the write read the same rows, computed once
+        try:
+            if gate is not None:
+                try:
+                    gate.check(spark, f"{GOLD_LAYER}.{name}", df, _next_version(spark, path))
+                except GateFailed as failed:
+                    log.error("gold.%s held back, the published version stays: %s", name, failed)
+                    held.append(failed)
+                    continue
+            write_atomic(df, path)
+        finally:
+            df.unpersist()
         rows = _rows_written(spark, path)
         written[name] = rows
         log.info("gold.%s rebuilt: %d rows in %.1fs", name, rows, time.monotonic() - started)
+    if held:
+        failed = GateFailed(
+            [f for h in held for f in h.failures],
+            ", ".join(h.where for h in held) + " (not published)",
+            fix="fix the data or relax the rule in conf/rules, then rebuild: the tables held "
+            "back keep their published version until they pass",
+        )
+        failed.written = written
+        raise failed
     return written

@@ -160,3 +160,27 @@ def test_report_pass_rates_cover_the_last_n_evaluations_per_table(spark):
     assert silver.last_observed == "0 unexpected" and silver.last_passed
     assert out[("g", "rows")].pass_rate == 0.0
     assert pass_rates(df.limit(0), last=3).count() == 0
+
+
+def test_row_rule_counts_riding_in_the_callers_job_give_the_same_results(
+    spark, contracts, tmp_path
+):
+    """The silver handler counts the row rules in its valid-row job (`count_columns`)."""
+    gate = gate_of(tmp_path)
+    parsed = gated(spark, contracts, gate, [GOOD, OFF_MAP, OFF_MAP_AND_RICH, BROKEN])
+    counted = {FAMILY: parsed.agg(*gate.count_columns(FAMILY)).first()}
+
+    def summary(results):
+        return [(r.rule.name, r.passed, r.unexpected_count, r.evaluated_count) for r in results]
+
+    own = gate.judge(spark, {FAMILY: parsed}, contracts)
+    assert summary(gate.judge(spark, {FAMILY: parsed}, contracts, counted)) == summary(own)
+    assert ("on_map", False, 2, 3) in summary(own)  # BROKEN failed its contract: not evaluated
+
+
+def test_only_the_columns_row_rules_read_are_computed_for_them():
+    from gamelake.dq.row import row_rule_columns
+
+    rules = parse_rules(f"silver.{FAMILY}", RULES)
+    columns = ["coord_x", "coord_y", "points", "player_id", "game_room_id"]
+    assert row_rule_columns(rules, columns) == {"coord_x", "points", "player_id"}

@@ -172,20 +172,58 @@ def test_rebuild_skips_tables_whose_silver_is_missing(spark, tmp_path):
     assert batch.rebuild(spark, tmp_path, ["purchase_facts"]) == {"purchase_facts": None}
 
 
-def test_rebuild_replaces_a_table_atomically(spark, tmp_path):
-    tx_schema = (
-        "transaction_id string, event_id string, user_id string, platform string, "
-        "transaction_type string, item_id string, item_type string, currency string, "
-        "amount decimal(12,2), event_at timestamp"
+TX_SCHEMA = (
+    "transaction_id string, event_id string, user_id string, platform string, "
+    "transaction_type string, item_id string, item_type string, currency string, "
+    "amount decimal(12,2), event_at timestamp"
+)
+
+
+def append_transaction(spark, lake, transaction_id: str) -> None:
+    row = (transaction_id, "e-" + transaction_id, "u1", "PC", "purchase", "i", "skin", "USD",
+           decimal.Decimal("1.00"), at(0))  # fmt: skip
+    spark.createDataFrame([row], TX_SCHEMA).write.format("delta").mode("append").save(
+        str(lake / "silver" / "transaction")
     )
-    row = ("t1", "e1", "u1", "PC", "purchase", "i", "skin", "USD", decimal.Decimal("1.00"), at(0))
-    silver = tmp_path / "silver" / "transaction"
-    spark.createDataFrame([row], tx_schema).write.format("delta").save(str(silver))
+
+
+def test_rebuild_replaces_a_table_atomically(spark, tmp_path):
+    append_transaction(spark, tmp_path, "t1")
     assert batch.rebuild(spark, tmp_path, ["purchase_facts"]) == {"purchase_facts": 1}
-    spark.createDataFrame([row], tx_schema).write.format("delta").mode("append").save(str(silver))
+    append_transaction(spark, tmp_path, "t1")
     assert batch.rebuild(spark, tmp_path, ["purchase_facts"]) == {"purchase_facts": 2}
     from delta.tables import DeltaTable
 
     history = DeltaTable.forPath(spark, str(tmp_path / "gold" / "purchase_facts")).history()
     # Each rebuild is a single commit: readers see one version or the next.
     assert [r["operation"] for r in history.orderBy("version").collect()] == ["WRITE", "WRITE"]
+
+
+UNIQUE_TX = {
+    "rules": [
+        {"name": "one_row_per_transaction", "description": "d", "action": "fail",
+         "check": "unique", "column": "transaction_id"},
+    ]
+}  # fmt: skip
+
+
+def test_a_table_failing_its_gate_keeps_its_published_version(spark, tmp_path):
+    from gamelake.dq.gate import TableGate
+    from gamelake.dq.results import RESULTS_TABLE, GateFailed
+    from gamelake.dq.rules import parse_rules
+    from gamelake.dq.suite import SuiteRunner
+
+    rules = {"gold.purchase_facts": parse_rules("gold.purchase_facts", UNIQUE_TX)}
+    gate = TableGate(rules, tmp_path, SuiteRunner())
+    append_transaction(spark, tmp_path, "t1")
+    assert batch.rebuild(spark, tmp_path, ["purchase_facts"], gate=gate) == {"purchase_facts": 1}
+    append_transaction(spark, tmp_path, "t1")  # the same transaction twice: not unique
+    with pytest.raises(GateFailed, match="one_row_per_transaction") as held:
+        batch.rebuild(spark, tmp_path, ["purchase_facts"], gate=gate)
+    assert held.value.written == {}
+    published = spark.read.format("delta").load(str(tmp_path / "gold" / "purchase_facts"))
+    assert published.count() == 1
+    results = spark.read.format("delta").load(str(tmp_path / "ops" / RESULTS_TABLE))
+    outcomes = sorted((r.batch_id, r.passed) for r in results.collect())
+    # Version 0 passed; version 1 was judged and refused.
+    assert outcomes == [(0, True), (1, False)]
