@@ -97,9 +97,14 @@ def row_results(
 ) -> tuple[int, list[RuleResult]]:
     """(rows evaluated, results) of the row-level rules over `apply_row_rules` output."""
     evaluated, counts = row_rule_counts(flagged, rules, where)
-    return evaluated, [
-        unexpected_result(r, counts[r.name], evaluated) for r in rules if r.level == "row"
-    ]
+    return evaluated, _counted_results(rules, evaluated, counts)
+
+
+def _counted_results(
+    rules: Sequence[Rule], evaluated: int, counts: Mapping[str, int]
+) -> list[RuleResult]:
+    """The results of the row-level rules from their counts of failing rows."""
+    return [unexpected_result(r, counts[r.name], evaluated) for r in rules if r.level == "row"]
 
 
 def check_table(
@@ -240,15 +245,10 @@ class SilverGate:
 
         def family_results(family: str) -> list[RuleResult]:
             rules, parsed = self.table_rules(family), gated[family]
-            if counted is not None and family in counted:
-                evaluated, counts = row_rule_values(counted[family], rules)
-                results = [
-                    unexpected_result(r, counts[r.name], evaluated)
-                    for r in rules
-                    if r.level == "row"
-                ]
-            else:
-                _, results = row_results(parsed, rules, where=F.col(CONTRACT_OK))
+            row = counted.get(family) if counted is not None else None
+            if row is None:  # not counted by the caller: a job of its own
+                row = parsed.agg(*self.count_columns(family)).first()
+            results = _counted_results(rules, *row_rule_values(row, rules))
             if any(r.level != "row" for r in rules):
                 bound = to_silver(parsed, contracts[family])
                 results += self.runner.run(bound, rules)

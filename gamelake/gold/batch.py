@@ -367,6 +367,18 @@ def _next_version(spark: SparkSession, path: Path) -> int:
     return int(DeltaTable.forPath(spark, str(path)).history(1).collect()[0]["version"]) + 1
 
 
+def _refused(
+    spark: SparkSession, gate: TableGate, name: str, df: DataFrame, path: Path
+) -> GateFailed | None:
+    """Why the gate refuses gold table `name` (as `df`) publication, or None if it passes."""
+    try:
+        gate.check(spark, f"{GOLD_LAYER}.{name}", df, _next_version(spark, path))
+    except GateFailed as failed:
+        log.error("gold.%s held back, the published version stays: %s", name, failed)
+        return failed
+    return None
+
+
 def rebuild(
     spark: SparkSession,
     lake: Path,
@@ -401,16 +413,14 @@ def rebuild(
         if gate is not None:
             df = df.persist()  # the checks and the write read the same rows, computed once
         try:
-            if gate is not None:
-                try:
-                    gate.check(spark, f"{GOLD_LAYER}.{name}", df, _next_version(spark, path))
-                except GateFailed as failed:
-                    log.error("gold.%s held back, the published version stays: %s", name, failed)
-                    held.append(failed)
-                    continue
-            write_atomic(df, path)
+            failed = _refused(spark, gate, name, df, path) if gate is not None else None
+            if failed is None:
+                write_atomic(df, path)
         finally:
             df.unpersist()
+        if failed is not None:
+            held.append(failed)
+            continue
         rows = _rows_written(spark, path)
         written[name] = rows
         log.info("gold.%s rebuilt: %d rows in %.1fs", name, rows, time.monotonic() - started)
