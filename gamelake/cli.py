@@ -54,6 +54,7 @@ def _main(
     # Client libraries log every retry while a service starts; gamelake reports the outcome.
     for noisy in ("kafka", "urllib3", "py4j", "trino"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # import-time chatter
     ctx.obj = load_settings(env)
 
 

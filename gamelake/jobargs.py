@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import os
 import re
+import threading
 from pathlib import Path
 
 from gamelake.config import DEFAULT_ENV, Settings, load_settings
@@ -152,10 +153,17 @@ def secret_keys(contracts: dict[str, Contract]) -> list[str]:
     return sorted({path[-1] for c in contracts.values() for path in c.secret_paths()})
 
 
+# Libraries whose INFO lines are per-call chatter (py4j: every callback; GX: every
+# registered function at import), drowning what the job says it did.
+QUIET_LOGGERS = ("py4j", "great_expectations")
+
+
 def configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def silver_gate_of(job: JobContext, gates: bool) -> SilverGate | None:
@@ -172,3 +180,16 @@ def publish_gate_of(settings: Settings, gates: bool) -> TableGate | None:
         log.warning("quality gates off (--no-gates): gold tables are published unchecked")
         return None
     return table_gate(settings.paths.conf, settings.paths.lake, settings.paths.state)
+
+
+def warm_up(*gates: SilverGate | TableGate | None) -> None:
+    """Start importing GX and building the gates' contexts in the background: seconds of
+    one core, better spent while the JVM starts than in the first batch that is checked."""
+    runners = [gate.runner for gate in gates if gate is not None]
+
+    def warm_all() -> None:
+        for runner in runners:  # one after the other: the first pays the import
+            runner.warm_up()
+
+    if runners:
+        threading.Thread(target=warm_all, name="gx-warm-up", daemon=True).start()

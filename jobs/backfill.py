@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     from gamelake.spark import build_session
     from gamelake.streams import StreamOptions, start_bronze, start_silver
 
+    gate = None if args.no_silver else jobargs.silver_gate_of(job, args.gates)
+    jobargs.warm_up(gate)
     spark = build_session(job.settings, app_name="gamelake-backfill")
     result = backfill_bronze(
         spark,
@@ -161,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
             job.checkpoints / "silver",
             job.options,
             job.rejects_family,
-            jobargs.silver_gate_of(job, args.gates),
+            gate,
         )
         query.awaitTermination()
         log.info("silver caught up with bronze")

@@ -45,8 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     jobargs.configure_logging()
     overrides = {"paths": {"lake": str(args.lake)}} if args.lake else None
     settings = load_settings(args.env, overrides=overrides)
-    spark = build_session(settings, app_name="gamelake-gold-batch")
     gate = jobargs.publish_gate_of(settings, args.gates)
+    jobargs.warm_up(gate)
+    spark = build_session(settings, app_name="gamelake-gold-batch")
     held = None
     try:
         written = rebuild(spark, settings.paths.lake, args.table, gate=gate)

@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     jobargs.configure_logging()
     job = jobargs.resolve(args)
+    silver_gate = jobargs.silver_gate_of(job, args.gates)
+    publish_gate = jobargs.publish_gate_of(job.settings, args.gates)
+    jobargs.warm_up(silver_gate, publish_gate)
     spark = build_session(job.settings, app_name="gamelake-pipeline")
 
     def bronze():
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             job.checkpoints / "silver",
             job.options,
             job.rejects_family,
-            jobargs.silver_gate_of(job, args.gates),
+            silver_gate,
         )
 
     def gold(running: dict | None = None) -> list:
@@ -87,8 +90,6 @@ def main(argv: list[str] | None = None) -> int:
                 running[stream.table] = query
             started.append(query)
         return started
-
-    publish_gate = jobargs.publish_gate_of(job.settings, args.gates)
 
     def rebuild_batch_gold() -> None:
         """Rebuild batch gold; a table its gate holds back keeps its published version."""

@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     jobargs.configure_logging()
     job = jobargs.resolve(args)
+    gate = jobargs.silver_gate_of(job, args.gates)
+    jobargs.warm_up(gate)
     spark = build_session(job.settings, app_name="gamelake-silver")
     recorder = ProgressRecorder()
     spark.streams.addListener(recorder)
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         job.checkpoints / "silver",
         job.options,
         job.rejects_family,
-        jobargs.silver_gate_of(job, args.gates),
+        gate,
     )
     query.awaitTermination()
     recorder.flush(spark, job.lake)

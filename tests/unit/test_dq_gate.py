@@ -184,3 +184,16 @@ def test_only_the_columns_row_rules_read_are_computed_for_them():
     rules = parse_rules(f"silver.{FAMILY}", RULES)
     columns = ["coord_x", "coord_y", "points", "player_id", "game_room_id"]
     assert row_rule_columns(rules, columns) == {"coord_x", "points", "player_id"}
+
+
+def test_jobs_warm_the_gates_gx_context_up_in_the_background(tmp_path):
+    import time
+
+    from gamelake.jobargs import warm_up
+
+    gates = [SilverGate({}, tmp_path, "", SuiteRunner()) for _ in range(2)]
+    warm_up(None, *gates)  # None: a gate switched off (--no-gates)
+    deadline = time.monotonic() + 120
+    while any(g.runner._engine is None for g in gates) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(g.runner._engine is not None for g in gates)
