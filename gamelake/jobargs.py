@@ -7,12 +7,12 @@ import dataclasses
 import logging
 import os
 import re
-import threading
 from pathlib import Path
 
 from gamelake.config import DEFAULT_ENV, Settings, load_settings
 from gamelake.contracts import Contract, load_contracts
 from gamelake.dq.gate import SilverGate, TableGate, silver_gate, table_gate
+from gamelake.dq.suite import warm_up_in_background
 from gamelake.pipeline import PipelineConf, load_pipeline_conf, table_path
 from gamelake.streams import StreamOptions
 
@@ -183,13 +183,6 @@ def publish_gate_of(settings: Settings, gates: bool) -> TableGate | None:
 
 
 def warm_up(*gates: SilverGate | TableGate | None) -> None:
-    """Start importing GX and building the gates' contexts in the background: seconds of
-    one core, better spent while the JVM starts than in the first batch that is checked."""
-    runners = [gate.runner for gate in gates if gate is not None]
-
-    def warm_all() -> None:
-        for runner in runners:  # one after the other: the first pays the import
-            runner.warm_up()
-
-    if runners:
-        threading.Thread(target=warm_all, name="gx-warm-up", daemon=True).start()
+    """Start the gates' GX import and contexts in the background, before the Spark session
+    is built (None: a gate switched off)."""
+    warm_up_in_background([gate.runner for gate in gates if gate is not None])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -24,6 +23,7 @@ from gamelake.bronze import to_bronze
 from gamelake.contracts import Contract
 from gamelake.dq.gate import SilverGate
 from gamelake.dq.results import RESULTS_TABLE, new_run_id, results_frame, results_txn_app_id
+from gamelake.dq.suite import warm_up_in_background
 from gamelake.io import (
     for_each_batch,
     read_delta_stream,
@@ -314,9 +314,8 @@ def start_silver(
     gated by `gate`'s rules when given."""
     app_id = checkpoint_app_id(checkpoint, "silver")
     if gate is not None:
-        # GX's import and context take seconds of a single core: done while the query
-        # starts instead of inside its first micro-batch.
-        threading.Thread(target=gate.runner.warm_up, name="gx-warm-up", daemon=True).start()
+        # Done while the query starts, unless the job already did it before the session.
+        warm_up_in_background([gate.runner])
     source = silver_input(
         read_delta_stream(spark, bronze_path, options.max_files_per_trigger),
         options.dedup_watermark,
