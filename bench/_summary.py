@@ -183,7 +183,9 @@ def gates(r: dict[str, Any], plt) -> tuple[str, str | None]:
         md += [
             f"Silver with vs without the gate over {p.get('events'):,} events: overhead "
             f"{p['overhead']:.1%} (target {p.get('target_overhead', 0.1):.0%}); runs (s): "
-            f"{p.get('silver_s')}.",
+            f"{p.get('silver_s')}"
+            + (f", micro-batches {p['batches_run']}" if "batches_run" in p else "")
+            + ".",
             "",
         ]
     else:

@@ -4,13 +4,15 @@
    private bronze (spark-submit, --stages bronze). The silver stage then runs in this process
    (gamelake.streams.start_silver, --once semantics) from that bronze into fresh lakes, with
    the gate of conf/rules and without, alternating, `--repeat` times each; the overhead is
-   min(gated) / min(ungated) - 1 (target <= 10%).
+   min(gated) / min(ungated) - 1 (target <= 10%). `--batches N` splits bronze into about N
+   micro-batches (maxFilesPerTrigger), as a stream under load takes it.
 2. Suite time vs batch size: silver.player_activity-shaped frames of growing size (cached);
    the native row pass (apply_row_rules + one counting job), the GX suite on GX's pandas
    engine (what the gate uses) and the same suite on GX's Spark engine.
 Writes bench/results/gates.json.
 
     .venv/bin/python -m bench gates [--events 100000] [--sizes 10000,100000,1000000] [--repeat 2]
+        [--batches 5]
 """
 
 from __future__ import annotations
@@ -40,21 +42,38 @@ RESULTS = Path(__file__).parent / "results" / "gates.json"
 TARGET_OVERHEAD = 0.10
 
 
-def _silver_run(spark, settings, contracts, pipeline, bronze: Path, area: Path, gate) -> float:
+def _silver_run(
+    spark, contracts, pipeline, bronze: Path, area: Path, gate, max_files: int | None
+) -> tuple[float, int]:
+    """(seconds, micro-batches with data) of one silver --once run from `bronze`."""
     from gamelake.streams import StreamOptions, start_silver
 
     kwargs = {"gate": gate} if gate is not None else {}
     started = time.perf_counter()
     query = start_silver(
         spark, contracts, area / "lake", bronze, area / "checkpoints" / "silver",
-        StreamOptions(once=True), pipeline.rejects_topic.removeprefix(pipeline.topic_prefix),
+        StreamOptions(once=True, max_files_per_trigger=max_files),
+        pipeline.rejects_topic.removeprefix(pipeline.topic_prefix),
         **kwargs,
     )  # fmt: skip
     query.awaitTermination()
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return seconds, sum(1 for p in query.recentProgress if p.get("numInputRows"))
 
 
-def pipeline_overhead(spark, settings, events: int, repeat: int, area: Path) -> dict[str, Any]:
+def _files_per_batch(spark, bronze: Path, batches: int) -> int | None:
+    """maxFilesPerTrigger that splits bronze into about `batches` silver micro-batches."""
+    from delta.tables import DeltaTable
+
+    if batches <= 1:
+        return None
+    files = int(DeltaTable.forPath(spark, str(bronze)).detail().first()["numFiles"])
+    return max(1, -(-files // batches))
+
+
+def pipeline_overhead(
+    spark, settings, events: int, repeat: int, area: Path, batches: int
+) -> dict[str, Any]:
     """Seconds of the silver stage with and without the gate over the same bronze."""
     from bench.ingest import produce, run_stage
     from gamelake.contracts import load_contracts
@@ -71,7 +90,9 @@ def pipeline_overhead(spark, settings, events: int, repeat: int, area: Path) -> 
     bronze = table_path(area / "lake", "bronze", "events")
     contracts = load_contracts(settings.paths.conf / "contracts")
     pipeline = load_pipeline_conf(settings.paths.conf)
+    max_files = _files_per_batch(spark, bronze, batches)
     runs: dict[str, list[float]] = {"ungated": [], "gated": []}
+    batches_run: dict[str, list[int]] = {"ungated": [], "gated": []}
     for i in range(repeat):
         for kind in ("ungated", "gated"):
             run_area = area / f"{kind}-{i}"
@@ -80,9 +101,10 @@ def pipeline_overhead(spark, settings, events: int, repeat: int, area: Path) -> 
                 if kind == "gated"
                 else None
             )
-            seconds = _silver_run(spark, settings, contracts, pipeline, bronze, run_area, gate)
+            seconds, n = _silver_run(spark, contracts, pipeline, bronze, run_area, gate, max_files)
             runs[kind].append(round(seconds, 2))
-            print(f"silver {kind} run {i}: {seconds:.1f} s", flush=True)
+            batches_run[kind].append(n)
+            print(f"silver {kind} run {i}: {seconds:.1f} s in {n} batches", flush=True)
             shutil.rmtree(run_area, ignore_errors=True)
     best = {k: min(v) for k, v in runs.items()}
     overhead = best["gated"] / best["ungated"] - 1
@@ -90,6 +112,9 @@ def pipeline_overhead(spark, settings, events: int, repeat: int, area: Path) -> 
         "events": produced["events"],
         "bronze_stage_s": bronze_stage["seconds"],
         "silver_s": runs,
+        "batches_asked": batches,
+        "max_files_per_trigger": max_files,
+        "batches_run": batches_run,
         "overhead": round(overhead, 3),
         "target_overhead": TARGET_OVERHEAD,
         "meets_target": overhead <= TARGET_OVERHEAD,
@@ -157,6 +182,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=1,
+        help="split bronze into about N silver micro-batches (maxFilesPerTrigger); 1: one batch",
+    )
     parser.add_argument("--skip-pipeline", action="store_true", help="only the suite scaling")
     parser.add_argument("--env", default=os.environ.get("GAMELAKE_ENV", "local"))
     args = parser.parse_args(argv)
@@ -174,7 +205,7 @@ def main(argv: list[str]) -> None:
         overhead = (
             {"skipped": "--skip-pipeline"}
             if args.skip_pipeline
-            else pipeline_overhead(spark, settings, args.events, args.repeat, area)
+            else pipeline_overhead(spark, settings, args.events, args.repeat, area, args.batches)
         )
     finally:
         spark.stop()
