@@ -63,12 +63,11 @@ def _silver_run(
 
 def _files_per_batch(spark, bronze: Path, batches: int) -> int | None:
     """maxFilesPerTrigger that splits bronze into about `batches` silver micro-batches."""
-    from delta.tables import DeltaTable
+    from gamelake.ops.maintenance import live_footprint
 
     if batches <= 1:
         return None
-    files = int(DeltaTable.forPath(spark, str(bronze)).detail().first()["numFiles"])
-    return max(1, -(-files // batches))
+    return max(1, -(-live_footprint(spark, bronze).files // batches))
 
 
 def pipeline_overhead(
