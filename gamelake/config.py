@@ -110,6 +110,18 @@ class SparkSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class StreamSettings:
+    """Upper bounds of one micro-batch (None: no bound), so a backlog is taken in bites the
+    driver's memory holds instead of one batch of everything."""
+
+    # Kafka records per bronze micro-batch.
+    max_offsets_per_trigger: int | None = None
+    # Bytes of Delta files per micro-batch of a stream reading Delta (silver, streaming gold),
+    # in Spark's size syntax ("16m"); a soft bound: a batch takes at least one file.
+    max_bytes_per_trigger: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class TrinoSettings:
     embedded: bool
     host: str
@@ -133,6 +145,7 @@ class Settings:
     spark: SparkSettings
     trino: TrinoSettings
     versions: Versions
+    streams: StreamSettings = StreamSettings()
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -211,6 +224,7 @@ def load_settings(
             kafka=KafkaSettings(**raw["kafka"]),
             spark=SparkSettings(**spark_raw),
             trino=TrinoSettings(**raw["trino"]),
+            streams=StreamSettings(**(raw.get("streams") or {})),
             versions=load_versions(root / "conf" / "maven" / "pom.xml"),
         )
     except (KeyError, TypeError) as exc:

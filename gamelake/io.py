@@ -83,12 +83,18 @@ def rows_read(query: StreamingQuery) -> int:
 
 
 def read_delta_stream(
-    spark: SparkSession, path: Path, max_files_per_trigger: int | None
+    spark: SparkSession,
+    path: Path,
+    max_files_per_trigger: int | None,
+    max_bytes_per_trigger: str | None = None,
 ) -> DataFrame:
-    """A Delta table as a stream of its appends."""
+    """A Delta table as a stream of its appends, in micro-batches bounded by files and bytes
+    (whichever is reached first; None: no bound)."""
     reader = spark.readStream.format("delta")
     if max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", str(max_files_per_trigger))
+    if max_bytes_per_trigger:
+        reader = reader.option("maxBytesPerTrigger", max_bytes_per_trigger)
     return reader.load(str(path))
 
 

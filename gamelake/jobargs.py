@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from gamelake.config import DEFAULT_ENV, Settings, load_settings
+from gamelake.config import DEFAULT_ENV, Settings, StreamSettings, load_settings
 from gamelake.contracts import Contract, load_contracts
 from gamelake.dq.gate import SilverGate, TableGate, silver_gate, table_gate
 from gamelake.dq.suite import warm_up_in_background
@@ -65,7 +65,8 @@ def add_kafka_args(parser: argparse.ArgumentParser) -> None:
         "--max-offsets-per-trigger",
         type=int,
         default=None,
-        help="cap on Kafka records per micro-batch",
+        help="cap on Kafka records per bronze micro-batch (default: the profile's "
+        "streams.max_offsets_per_trigger; 0: no cap)",
     )
 
 
@@ -75,6 +76,12 @@ def add_silver_args(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="cap on bronze files per silver micro-batch",
+    )
+    parser.add_argument(
+        "--max-bytes-per-trigger",
+        default=None,
+        help="cap on bytes of Delta files per silver/gold micro-batch, e.g. 16m (default: the "
+        "profile's streams.max_bytes_per_trigger; 0: no cap)",
     )
     parser.add_argument(
         "--dedup-watermark",
@@ -93,13 +100,25 @@ def add_gate_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def stream_options(args: argparse.Namespace) -> StreamOptions:
+def _bound(given, default):
+    """A micro-batch bound from the command line, else the profile's; 0 lifts it."""
+    value = default if given is None else given
+    return None if value in (0, "0") else value
+
+
+def stream_options(args: argparse.Namespace, bounds: StreamSettings) -> StreamOptions:
+    """The streams' options: the command line's, the profile's micro-batch bounds otherwise."""
     return StreamOptions(
         once=args.once,
         interval=args.trigger_interval,
         starting_offsets=getattr(args, "starting_offsets", "earliest"),
-        max_offsets_per_trigger=getattr(args, "max_offsets_per_trigger", None),
+        max_offsets_per_trigger=_bound(
+            getattr(args, "max_offsets_per_trigger", None), bounds.max_offsets_per_trigger
+        ),
         max_files_per_trigger=getattr(args, "max_files_per_trigger", None),
+        max_bytes_per_trigger=_bound(
+            getattr(args, "max_bytes_per_trigger", None), bounds.max_bytes_per_trigger
+        ),
         dedup_watermark=getattr(args, "dedup_watermark", "1 hour"),
     )
 
@@ -144,7 +163,7 @@ def resolve(args: argparse.Namespace) -> JobContext:
         topic_prefix=prefix,
         topic_pattern=pattern,
         checkpoints=args.checkpoint_root or settings.paths.checkpoints,
-        options=stream_options(args),
+        options=stream_options(args, settings.streams),
     )
 
 

@@ -56,6 +56,7 @@ class StreamOptions:
     starting_offsets: str = "earliest"
     max_offsets_per_trigger: int | None = None
     max_files_per_trigger: int | None = None
+    max_bytes_per_trigger: str | None = None
     dedup_watermark: str = "1 hour"
 
 
@@ -317,7 +318,9 @@ def start_silver(
         # Done while the query starts, unless the job already did it before the session.
         warm_up_in_background([gate.runner])
     source = silver_input(
-        read_delta_stream(spark, bronze_path, options.max_files_per_trigger),
+        read_delta_stream(
+            spark, bronze_path, options.max_files_per_trigger, options.max_bytes_per_trigger
+        ),
         options.dedup_watermark,
     )
     return for_each_batch(

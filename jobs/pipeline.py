@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 spark, stream, job.lake, checkpoint,
                 checkpoint_app_id(checkpoint, f"gold.{stream.table}"),
                 job.options.once, job.options.interval, job.options.max_files_per_trigger,
+                job.options.max_bytes_per_trigger,
             )  # fmt: skip
             if running is not None:
                 running[stream.table] = query

@@ -272,10 +272,14 @@ def start_gold_stream(
     once: bool,
     interval: str,
     max_files_per_trigger: int | None = None,
+    max_bytes_per_trigger: str | None = None,
 ) -> StreamingQuery:
     """Start one streaming gold table from its silver source."""
     source = read_delta_stream(
-        spark, table_path(lake, "silver", stream.source), max_files_per_trigger
+        spark,
+        table_path(lake, "silver", stream.source),
+        max_files_per_trigger,
+        max_bytes_per_trigger,
     ).withWatermark(stream.event_time, stream.watermark)
     target = table_path(lake, GOLD_LAYER, stream.table)
     if stream.keys is None:

@@ -51,3 +51,38 @@ def test_python_pins_match_the_jvm_versions_in_the_pom(root):
     assert pins["delta-spark"] == versions.delta
     assert versions.trino == "476"
     assert versions.trino_java_min >= 24
+
+
+def test_streams_take_a_backlog_in_bounded_batches_unless_told_otherwise(root):
+    """The profile bounds micro-batches; a flag overrides the bound and 0 lifts it."""
+    from gamelake.jobargs import stream_options, stream_parser
+
+    bounds = load_settings("local", root).streams
+    assert bounds.max_offsets_per_trigger and bounds.max_bytes_per_trigger
+
+    def options(*argv: str):
+        parser = stream_parser("t", "t")
+        parser.add_argument("--max-offsets-per-trigger", type=int, default=None)
+        parser.add_argument("--max-bytes-per-trigger", default=None)
+        return stream_options(parser.parse_args(list(argv)), bounds)
+
+    default = options()
+    assert default.max_offsets_per_trigger == bounds.max_offsets_per_trigger
+    assert default.max_bytes_per_trigger == bounds.max_bytes_per_trigger
+    given = options("--max-offsets-per-trigger", "300", "--max-bytes-per-trigger", "1m")
+    assert (given.max_offsets_per_trigger, given.max_bytes_per_trigger) == (300, "1m")
+    lifted = options("--max-offsets-per-trigger", "0", "--max-bytes-per-trigger", "0")
+    assert (lifted.max_offsets_per_trigger, lifted.max_bytes_per_trigger) == (None, None)
+
+
+def test_a_profile_without_stream_bounds_has_none(root, tmp_path):
+    env = tmp_path / "conf" / "env"
+    env.mkdir(parents=True)
+    local = (root / "conf" / "env" / "local.yaml").read_text()
+    (env / "bare.yaml").write_text(local.split("streams:")[0] + "trino:" + local.split("trino:")[1])
+    (tmp_path / "conf" / "maven").mkdir()
+    (tmp_path / "conf" / "maven" / "pom.xml").write_bytes(
+        (root / "conf" / "maven" / "pom.xml").read_bytes()
+    )
+    bounds = load_settings("bare", tmp_path).streams
+    assert (bounds.max_offsets_per_trigger, bounds.max_bytes_per_trigger) == (None, None)
