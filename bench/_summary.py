@@ -142,7 +142,7 @@ def freshness(r: dict[str, Any], plt) -> tuple[str, str | None]:
         ax.barh([j + i * height for j in range(len(labels))], values, height, label=k)
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("seconds from produce to visible in Trino")
-    ax.set_title("freshness percentiles")
+    ax.set_title("freshness percentiles (markers seen)")
     ax.legend()
     return md, _save(fig, "freshness.png", plt)
 

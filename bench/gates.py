@@ -1,28 +1,31 @@
-"""Quality-gate cost: the silver stage with conf/rules vs without, and GX suite time vs batch size.
+"""Quality-gate cost: the whole pipeline with conf/rules vs without, and GX suite time vs
+batch size.
 
-1. Pipeline overhead: N generated events are produced to private topics and landed in a
-   private bronze (spark-submit, --stages bronze). The silver stage then runs in this process
-   (gamelake.streams.start_silver, --once semantics) from that bronze into fresh lakes, with
-   the gate of conf/rules and without, alternating, `--repeat` times each; the overhead is
-   min(gated) / min(ungated) - 1 (target <= 10%). `--batches N` splits bronze into about N
-   micro-batches (maxFilesPerTrigger), as a stream under load takes it.
+1. Pipeline overhead: N generated events are produced once to private topics; then
+   `spark-submit jobs/pipeline.py --once` (bronze, silver, streaming gold, batch gold: what
+   `gamelake run --once` runs) lands them in a fresh private lake with the gates (the
+   default) and with `--no-gates`, alternating, `--repeat` times each. Micro-batches are the
+   profile's (conf/env streams: bounded bites of a backlog). The overhead is
+   min(gated) / min(ungated) - 1 (target <= 10%); seconds per stage come from the job's log.
 2. Suite time vs batch size: silver.player_activity-shaped frames of growing size (cached);
    the native row pass (apply_row_rules + one counting job), the GX suite on GX's pandas
    engine (what the gate uses) and the same suite on GX's Spark engine.
 Writes bench/results/gates.json.
 
-    .venv/bin/python -m bench gates [--events 100000] [--sizes 10000,100000,1000000] [--repeat 2]
-        [--batches 5]
+    .venv/bin/python -m bench gates [--events 1000000] [--sizes 10000,100000,1000000]
+        [--repeat 1] [--skip-pipeline]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
-import inspect
 import json
 import os
+import re
 import shutil
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -32,88 +35,87 @@ from pyspark.sql import functions as F
 
 from gamelake import kafka_io
 from gamelake.config import load_settings
-from gamelake.dq.gate import silver_gate
 from gamelake.dq.row import apply_row_rules, row_rule_counts
 from gamelake.dq.rules import load_rules
 from gamelake.dq.suite import SuiteRunner
-from gamelake.pipeline import load_pipeline_conf, table_path
+from gamelake.spark import submit_command, submit_env
 
 RESULTS = Path(__file__).parent / "results" / "gates.json"
 TARGET_OVERHEAD = 0.10
+# A stage's end as the pipeline job logs it: "<query> done: N records read", "batch gold: ...".
+_STAGE_END = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ INFO gamelake\.jobs\.pipeline: "
+    r"(?:(\w+) done:|(batch gold):)",
+    re.M,
+)
 
 
-def _silver_run(
-    spark, contracts, pipeline, bronze: Path, area: Path, gate, max_files: int | None
-) -> tuple[float, int]:
-    """(seconds, micro-batches with data) of one silver --once run from `bronze`."""
-    from gamelake.streams import StreamOptions, start_silver
+def stage_seconds(log: str, started: dt.datetime) -> dict[str, float]:
+    """Seconds of each stage of a --once pipeline log, from launch (JVM start in the first).
 
-    kwargs = {"gate": gate} if gate is not None else {}
-    started = time.perf_counter()
-    query = start_silver(
-        spark, contracts, area / "lake", bronze, area / "checkpoints" / "silver",
-        StreamOptions(once=True, max_files_per_trigger=max_files),
-        pipeline.rejects_topic.removeprefix(pipeline.topic_prefix),
-        **kwargs,
+    The streaming gold queries run side by side and end one after another: one `gold` stage.
+    """
+    out: dict[str, float] = {}
+    previous = started
+    for m in _STAGE_END.finditer(log):
+        at = dt.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")
+        query = m.group(2) or ""
+        name = "gold_batch" if m.group(3) else "gold" if query.startswith("gold_") else query
+        out[name] = round(out.get(name, 0.0) + (at - previous).total_seconds(), 1)
+        previous = at
+    return out
+
+
+def run_pipeline(settings, prefix: str, area: Path, gated: bool) -> dict[str, Any]:
+    """One `pipeline --once` (gated or --no-gates) into a fresh lake: seconds, per stage."""
+    area.mkdir(parents=True)
+    cmd = submit_command(
+        settings, "pipeline",
+        ["--once", "--topic-prefix", prefix, "--lake", str(area / "lake"),
+         "--checkpoint-root", str(area / "checkpoints"), *([] if gated else ["--no-gates"])],
     )  # fmt: skip
-    query.awaitTermination()
-    seconds = time.perf_counter() - started
-    return seconds, sum(1 for p in query.recentProgress if p.get("numInputRows"))
+    log_file = area.parent / f"{area.name}.log"
+    # The log's times are the local wall clock, second resolution.
+    started = dt.datetime.now().replace(microsecond=0)
+    t0 = time.perf_counter()
+    with open(log_file, "wb") as out:
+        done = subprocess.run(cmd, env=submit_env(dict(os.environ)), stdout=out, stderr=out)
+    seconds = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"pipeline ({'gated' if gated else 'ungated'}) failed; see {log_file}")
+    log = log_file.read_text(errors="replace")
+    return {
+        "seconds": round(seconds, 1),
+        "stages_s": stage_seconds(log, started),
+        "silver_batches": len(re.findall(r"gamelake\.streams: silver batch \d+:", log)),
+    }
 
 
-def _files_per_batch(spark, bronze: Path, batches: int) -> int | None:
-    """maxFilesPerTrigger that splits bronze into about `batches` silver micro-batches."""
-    from gamelake.ops.maintenance import live_footprint
+def pipeline_overhead(settings, events: int, repeat: int, area: Path) -> dict[str, Any]:
+    """Seconds of `pipeline --once` with and without the gates over the same Kafka records."""
+    from bench.ingest import produce
 
-    if batches <= 1:
-        return None
-    return max(1, -(-live_footprint(spark, bronze).files // batches))
-
-
-def pipeline_overhead(
-    spark, settings, events: int, repeat: int, area: Path, batches: int
-) -> dict[str, Any]:
-    """Seconds of the silver stage with and without the gate over the same bronze."""
-    from bench.ingest import produce, run_stage
-    from gamelake.contracts import load_contracts
-    from gamelake.streams import start_silver
-
-    if "gate" not in inspect.signature(start_silver).parameters:
-        return {"skipped": "start_silver takes no gate yet (streams.py not wired)"}
     prefix = f"bench.gates{area.name[-8:]}."
+    runs: dict[str, list[dict[str, Any]]] = {"ungated": [], "gated": []}
     try:
         produced = produce(settings, events, prefix, workers=2)
-        bronze_stage = run_stage(settings, "bronze", prefix, area, [])
+        print(f"produced {produced['events']} events in {produced['seconds']} s", flush=True)
+        for i in range(repeat):
+            for kind in ("ungated", "gated"):
+                run = run_pipeline(settings, prefix, area / f"{kind}-{i}", kind == "gated")
+                runs[kind].append(run)
+                print(f"pipeline {kind} run {i}: {json.dumps(run)}", flush=True)
+                shutil.rmtree(area / f"{kind}-{i}", ignore_errors=True)
     finally:
         kafka_io.delete_topics_with_prefix(settings.kafka.bootstrap_servers, prefix)
-    bronze = table_path(area / "lake", "bronze", "events")
-    contracts = load_contracts(settings.paths.conf / "contracts")
-    pipeline = load_pipeline_conf(settings.paths.conf)
-    max_files = _files_per_batch(spark, bronze, batches)
-    runs: dict[str, list[float]] = {"ungated": [], "gated": []}
-    batches_run: dict[str, list[int]] = {"ungated": [], "gated": []}
-    for i in range(repeat):
-        for kind in ("ungated", "gated"):
-            run_area = area / f"{kind}-{i}"
-            gate = (
-                silver_gate(settings.paths.conf, run_area / "lake", "", run_area / "state")
-                if kind == "gated"
-                else None
-            )
-            seconds, n = _silver_run(spark, contracts, pipeline, bronze, run_area, gate, max_files)
-            runs[kind].append(round(seconds, 2))
-            batches_run[kind].append(n)
-            print(f"silver {kind} run {i}: {seconds:.1f} s in {n} batches", flush=True)
-            shutil.rmtree(run_area, ignore_errors=True)
-    best = {k: min(v) for k, v in runs.items()}
+    best = {k: min(r["seconds"] for r in v) for k, v in runs.items()}
     overhead = best["gated"] / best["ungated"] - 1
     return {
         "events": produced["events"],
-        "bronze_stage_s": bronze_stage["seconds"],
-        "silver_s": runs,
-        "batches_asked": batches,
-        "max_files_per_trigger": max_files,
-        "batches_run": batches_run,
+        "what": "spark-submit jobs/pipeline.py --once (bronze, silver, gold, gold_batch) "
+        "with the gates vs --no-gates, each into a fresh lake",
+        "runs": runs,
+        "best_s": best,
         "overhead": round(overhead, 3),
         "target_overhead": TARGET_OVERHEAD,
         "meets_target": overhead <= TARGET_OVERHEAD,
@@ -180,13 +182,7 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench gates", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument(
-        "--batches",
-        type=int,
-        default=1,
-        help="split bronze into about N silver micro-batches (maxFilesPerTrigger); 1: one batch",
-    )
+    parser.add_argument("--repeat", type=int, default=1, help="pipeline runs of each kind")
     parser.add_argument("--skip-pipeline", action="store_true", help="only the suite scaling")
     parser.add_argument("--env", default=os.environ.get("GAMELAKE_ENV", "local"))
     args = parser.parse_args(argv)
@@ -196,18 +192,21 @@ def main(argv: list[str]) -> None:
     settings = load_settings(args.env)
     area = settings.paths.state / "bench" / f"gates-{uuid.uuid4().hex[:8]}"
     area.mkdir(parents=True)
-    spark = build_session(settings, app_name="bench-gates")
-    spark.sparkContext.setLogLevel("ERROR")
     try:
-        sizes = [int(s) for s in args.sizes.split(",")]
-        scaling = suite_scaling(spark, settings, sizes, args.repeat)
+        # The suite part's session is stopped before the pipelines run: they get the cores.
+        spark = build_session(settings, app_name="bench-gates")
+        spark.sparkContext.setLogLevel("ERROR")
+        try:
+            sizes = [int(s) for s in args.sizes.split(",")]
+            scaling = suite_scaling(spark, settings, sizes, args.repeat)
+        finally:
+            spark.stop()
         overhead = (
             {"skipped": "--skip-pipeline"}
             if args.skip_pipeline
-            else pipeline_overhead(spark, settings, args.events, args.repeat, area, args.batches)
+            else pipeline_overhead(settings, args.events, args.repeat, area)
         )
     finally:
-        spark.stop()
         shutil.rmtree(area, ignore_errors=True)
     result = {
         "benchmark": "gates",
@@ -219,6 +218,7 @@ def main(argv: list[str]) -> None:
             "env": args.env,
             "cpus": os.cpu_count(),
             "driver_memory": settings.spark.driver_memory,
+            "streams": dataclasses.asdict(settings.streams),
         },
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
