@@ -101,38 +101,34 @@ def ingest(r: dict[str, Any], plt) -> tuple[str, str | None]:
 
 
 def freshness(r: dict[str, Any], plt) -> tuple[str, str | None]:
-    runs = r.get("runs") or [r]  # one rate per file today; a list of runs if several rates
+    runs = r.get("runs") or [r]  # older results: one rate per file
     rows, labels, series = [], [], {"p50_s": [], "p95_s": [], "p99_s": [], "max_s": []}
     for run in runs:
         for name, t in (run.get("tables") or {}).items():
-            label = f"{name} @ {run.get('rate_asked', '?')}/s"
             rows.append(
                 [
                     name,
                     run.get("rate_asked"),
                     (run.get("produced") or {}).get("rate"),
-                    t.get("markers_seen"),
+                    f"{t.get('markers_seen')}/{t.get('markers_sent')}",
                     t.get("p50_s"),
                     t.get("p95_s"),
                     t.get("p99_s"),
                     t.get("max_s"),
+                    {True: "yes", False: "no"}.get(t.get("kept_up"), ""),
+                    t.get("behind_at_end_s"),
                 ]
             )
-            labels.append(label)
+            labels.append(f"{name} @ {run.get('rate_asked', '?'):,.0f}/s")
             for k in series:
                 series[k].append(t.get(k) or 0)
-    md = table(
-        [
-            "table",
-            "rate asked/s",
-            "rate produced/s",
-            "markers seen",
-            "p50 s",
-            "p95 s",
-            "p99 s",
-            "max s",
-        ],
-        rows,
+    header = ["table", "rate asked/s", "rate produced/s", "markers seen/sent", "p50 s", "p95 s",
+              "p99 s", "max s", "kept up", "behind at end s"]  # fmt: skip
+    md = (
+        f"Target p95 <= {r.get('target_p95_s', 5)} s at {r.get('target_rate', 10000):,} events/s. "
+        "Percentiles are over the markers seen; when the pipeline did not keep up, "
+        "'behind at end' is the age of the oldest marker still unseen when the run ended.\n\n"
+        + table(header, rows)
     )
     if not any(any(v) for v in series.values()):  # no marker seen: nothing to draw
         return md, None
@@ -179,13 +175,27 @@ def queries(r: dict[str, Any], plt) -> tuple[str, str | None]:
 def gates(r: dict[str, Any], plt) -> tuple[str, str | None]:
     p = r.get("pipeline") or {}
     md = []
-    if "overhead" in p:
+    if "runs" in p:
+        md += [
+            f"`pipeline --once` with vs without the gates over {p.get('events'):,} events: "
+            f"overhead {p['overhead']:.1%} of the pipeline's time (target "
+            f"{p.get('target_overhead', 0.1):.0%}).",
+            "",
+            table(
+                ["run", "seconds", "silver batches", "seconds per stage"],
+                [
+                    [kind, run["seconds"], run.get("silver_batches"), run.get("stages_s")]
+                    for kind, kind_runs in p["runs"].items()
+                    for run in kind_runs
+                ],
+            ),
+            "",
+        ]
+    elif "overhead" in p:  # older results: the silver stage only
         md += [
             f"Silver with vs without the gate over {p.get('events'):,} events: overhead "
             f"{p['overhead']:.1%} (target {p.get('target_overhead', 0.1):.0%}); runs (s): "
-            f"{p.get('silver_s')}"
-            + (f", micro-batches {p['batches_run']}" if "batches_run" in p else "")
-            + ".",
+            f"{p.get('silver_s')}.",
             "",
         ]
     else:
@@ -194,11 +204,18 @@ def gates(r: dict[str, Any], plt) -> tuple[str, str | None]:
     keys = [k for k in (scale[0] if scale else {}) if k != "rows"]
     md.append(table(["rows", *keys], [[s.get("rows"), *[s.get(k) for k in keys]] for s in scale]))
     fig, axes = plt.subplots(1, 2, figsize=(9, 3))
-    if "silver_s" in p:
-        kinds = list(p["silver_s"])
-        axes[0].bar(kinds, [min(p["silver_s"][k]) for k in kinds])
-        axes[0].set_ylabel("silver seconds (best)")
-        axes[0].set_title(f"gate overhead {p['overhead']:.0%}")
+    if "runs" in p:
+        kinds = list(p["runs"])
+        stages = sorted({s for k in kinds for run in p["runs"][k] for s in run.get("stages_s", {})})
+        best = {k: min(p["runs"][k], key=lambda run: run["seconds"]) for k in kinds}
+        left = [0.0] * len(kinds)
+        for stage in stages:
+            widths = [best[k].get("stages_s", {}).get(stage, 0) for k in kinds]
+            axes[0].barh(kinds, widths, left=left, label=stage)
+            left = [a + b for a, b in zip(left, widths, strict=True)]
+        axes[0].set_xlabel("seconds (best run)")
+        axes[0].set_title(f"pipeline --once, gate overhead {p['overhead']:.0%}")
+        axes[0].legend(fontsize=7)
     else:
         axes[0].set_axis_off()
     for k in keys:
