@@ -1,18 +1,18 @@
 """Query speed: every sql/queries question on a generated lake after compaction.
 
 Builds a private lake the way users do (generated events into private topics, spark-submit
-jobs/pipeline.py --once: bronze, silver, streaming and batch gold), compacts it with the
-ops job (jobs/maintain.py optimize), registers it in a private Trino catalog, then runs each
-question once to warm up and --repeat times measured. Reports the median latency per
-question (target: <= 1 s each on a 10M-event lake), and live files per table.
-Writes bench/results/queries.json.
+jobs/pipeline.py --once: bronze, silver, streaming and batch gold, in the profile's bounded
+micro-batches), compacts it with the ops job (jobs/maintain.py optimize), registers it in a
+private Trino catalog, then runs each question once to warm up and --repeat times measured.
+Reports the median latency per question (target: <= 1 s each on a 10M-event lake), and live
+files per table. Writes bench/results/queries.json.
 
-    .venv/bin/python -m bench queries [--events 1000000] [--repeat 5] [--env local]
+    .venv/bin/python -m bench queries [--events 10000000] [--repeat 5] [--reuse]
     .venv/bin/python -m bench queries --lake PATH     # an existing lake: measure only
 
-The issue's target lake has 10M events; building one takes hours on a 2-core laptop at the
-measured ingest rate (bench/results/ingest.json), so --events picks the size and the
-result records it.
+A 10M-event lake takes hours to build on a 2-core laptop (bench/results/ingest.json has the
+rate), so --reuse keeps it in <lake>/_bench/queries-<events>/ with the record of its build,
+and later runs with --reuse measure that lake again instead of building a new one.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ TARGET_EVENTS = 10_000_000
 def run_job(settings, job: str, args: list[str], log_file: Path) -> float:
     """A spark-submit job to completion; its seconds. Exits with its log's path on failure."""
     cmd = submit_command(settings, job, args)
+    print(f"{job} {' '.join(args[:1])} running; its log: {log_file}", flush=True)
     started = time.perf_counter()
     with open(log_file, "ab") as out:
         done = subprocess.run(cmd, env=submit_env(dict(os.environ)), stdout=out, stderr=out)
@@ -111,12 +112,18 @@ def time_queries(conn, sql_dir: Path, repeat: int) -> dict[str, Any]:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench queries", description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=TARGET_EVENTS)
     parser.add_argument("--repeat", type=int, default=5, help="measured runs per question")
     parser.add_argument("--workers", type=int, default=2, help="generator processes")
     parser.add_argument("--lake", type=Path, default=None, help="measure this lake, build none")
     parser.add_argument("--env", default=os.environ.get("GAMELAKE_ENV", "local"))
     parser.add_argument("--keep", action="store_true", help="keep the private lake and topics")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the built lake in <lake>/_bench/queries-<events>/ and measure it again on "
+        "later runs instead of building one",
+    )
     args = parser.parse_args(argv)
 
     settings = load_settings(args.env)
@@ -124,17 +131,32 @@ def main(argv: list[str]) -> None:
     run_id = uuid.uuid4().hex[:8]
     prefix = f"bench.queries{run_id}."
     # Under the profile's lake folder: Trino's local filesystem may read it there.
-    area = settings.paths.lake / "_bench" / f"queries-{run_id}"
+    area = (
+        settings.paths.lake
+        / "_bench"
+        / (f"queries-{args.events}" if args.reuse else f"queries-{run_id}")
+    )
+    built = area / "build.json"  # written once the lake is whole: a half-built one is redone
     catalog = f"benchq{run_id}"
     admin = trino_client.connect(settings.trino)
     build: dict[str, Any] = {"lake": str(args.lake)} if args.lake else {}
+    keep = args.keep or args.reuse
     try:
         if args.lake:
             lake = args.lake.resolve()
+        elif args.reuse and built.is_file():
+            build = {**json.loads(built.read_text()), "reused": str(area)}
+            lake = area / "lake"
+            print(f"measuring the lake built {build.get('built_at')}: {lake}", flush=True)
         else:
+            shutil.rmtree(area, ignore_errors=True)
             area.mkdir(parents=True)
             build = build_lake(settings, args.events, args.workers, area, prefix)
+            build["built_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            kafka_io.delete_topics_with_prefix(settings.kafka.bootstrap_servers, prefix)
             lake = area / "lake"
+            if args.reuse:
+                built.write_text(json.dumps(build, indent=2) + "\n")
         trino_client.create_lake_catalog(admin, catalog, lake)
         trino_client.register_lake_at(admin, catalog, lake, layers)
         conn = trino_client.connect(settings.trino, catalog=catalog)
@@ -146,8 +168,9 @@ def main(argv: list[str]) -> None:
         ).rows[0][0]
     finally:
         trino_client.drop_catalog(admin, catalog)
-        if not args.keep and not args.lake:
+        if not keep and not args.lake:
             shutil.rmtree(area, ignore_errors=True)
+        if not args.keep:
             kafka_io.delete_topics_with_prefix(settings.kafka.bootstrap_servers, prefix)
 
     medians = [q["median_s"] for q in queries.values() if "median_s" in q]
