@@ -213,7 +213,10 @@ class SilverGate:
         # Only rows that met their contract get silver values: casts and splits of a broken
         # value (e.g. "[1]" as coordinates) raise under ANSI mode, as to_silver never sees them.
         staged = parsed.withColumns({c: F.when(ok, columns[c]) for c in added})
-        flagged = apply_row_rules(staged, rules)
+        # A repeated key keeps its first row in Kafka order (the same on every replay of the
+        # batch), rows that met their contract first: a broken row never displaces a good one.
+        order = [~ok, F.col("topic"), F.col("kafka_partition"), F.col("kafka_offset")]
+        flagged = apply_row_rules(staged, rules, order)
         return flagged.withColumns(
             {
                 CONTRACT_OK: ok,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from gamelake.dq.rules import Rule
@@ -26,13 +26,21 @@ def _shown(col: Column) -> Column:
     return F.coalesce(F.substring(col.cast("string"), 1, 80), F.lit("null"))
 
 
-def violation(rule: Rule) -> tuple[Column, Column]:
+def violation(rule: Rule, order: Sequence[Column] = ()) -> tuple[Column, Column]:
     """(true when a row breaks the rule, why, for people) of a row-level rule.
 
     Nulls pass every check but not_null, and a row expression that is null passes (as a
-    SQL CHECK constraint does): a missing value is not_null's business.
+    SQL CHECK constraint does): a missing value is not_null's business. A dropping unique
+    rule breaks on every row of a value but the first in `order` (the value itself when
+    none is given: then which one is kept is arbitrary).
     """
     k = rule.kind
+    if k == "unique":
+        value = F.col(str(rule.column))
+        rank = F.row_number().over(Window.partitionBy(value).orderBy(*(order or [value])))
+        shown = F.concat(F.lit(f"{rule.name}: {rule.column} = "), _shown(value))
+        message = F.concat(shown, F.lit(" again: an earlier row of the batch has it"))
+        return value.isNotNull() & (rank > 1), message
     if k == "row":
         ok = F.expr(str(rule.expr))
         return F.coalesce(~ok, F.lit(False)), F.lit(f"{rule.name}: not ({rule.expr})")
@@ -63,15 +71,18 @@ def _names(rules: Sequence[Rule], parts: dict[str, tuple[Column, Column]]) -> Co
     )
 
 
-def apply_row_rules(df: DataFrame, rules: Sequence[Rule]) -> DataFrame:
+def apply_row_rules(
+    df: DataFrame, rules: Sequence[Rule], order: Sequence[Column] = ()
+) -> DataFrame:
     """`df` plus the names of the row-level rules each row fails, by action, in one projection.
 
     _dq_drop_rules / _dq_drop_reasons: failed drop rules (the row belongs in quarantine) and
     why; _dq_warn_rules: failed warn rules (the row is kept); _dq_fail_rules: failed fail
-    rules (the batch must stop). Batch-level rules are ignored here.
+    rules (the batch must stop). Batch-level rules are ignored here. `order` says which row
+    of a repeated value a dropping unique rule keeps: the first.
     """
     row_rules = [r for r in rules if r.level == "row"]
-    parts = {r.name: violation(r) for r in row_rules}
+    parts = {r.name: violation(r, order) for r in row_rules}
     by_action = {a: [r for r in row_rules if r.action == a] for a in ("drop", "warn", "fail")}
     drops = by_action["drop"]
     reasons = (

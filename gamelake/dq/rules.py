@@ -23,8 +23,13 @@ Kinds and where they run:
 - referential (native Spark anti-join, batch level): column, ref_table (layer.table),
   ref_column; values not among the reference table's keys are unexpected.
 
-Actions: warn (keep and count), drop (row-level kinds only: the row goes to quarantine),
-fail (the batch is kept out of the next layer and the stage stops).
+Actions: warn (keep and count), drop (row-level kinds, and unique: the row goes to
+quarantine), fail (the batch is kept out of the next layer and the stage stops).
+
+A unique rule that drops runs in the row pass instead of the suite: of the rows sharing a
+value, the first (in the order the caller gives, Kafka order in silver) is kept and the others
+are quarantined. That is how untrusted input that repeats a business key (two payloads, one
+transaction id) is kept out without stopping the stream for everyone else.
 """
 
 from __future__ import annotations
@@ -95,7 +100,7 @@ class Rule:
     @property
     def level(self) -> str:
         """row | batch | referential: which engine evaluates the rule."""
-        if self.kind in ROW_KINDS:
+        if self.kind in ROW_KINDS or (self.kind == "unique" and self.action == "drop"):
             return "row"
         return "referential" if self.kind in REFERENTIAL_KINDS else "batch"
 
@@ -151,9 +156,10 @@ def _rule(table: str, raw: Any, where: str) -> Rule:
         raise GamelakeError(
             f"{where}: unknown action {action!r}", fix=f"one of {', '.join(ACTIONS)}"
         )
-    if action == "drop" and kind not in ROW_KINDS:
+    if action == "drop" and kind not in (*ROW_KINDS, "unique"):
         raise GamelakeError(
-            f"{where}: only row-level checks can drop rows ({kind} judges a whole batch)",
+            f"{where}: only row-level checks and unique can drop rows ({kind} judges a whole "
+            "batch)",
             fix="use action warn or fail",
         )
     if not str(raw.get("description") or "").strip():

@@ -63,6 +63,21 @@ def test_drop_rules_route_rows_to_quarantine_with_every_failed_rule(spark, contr
     assert by_player[4].rules == ["contract.range"]
 
 
+def test_a_repeated_key_keeps_its_first_good_row_in_kafka_order(spark, contracts, tmp_path):
+    """A dropping unique rule: the later rows of a key go to quarantine naming the rule; a row
+    that broke its contract earlier in Kafka never takes the good row's place."""
+    doc = {"rules": [{"name": "one_per_player", "description": "d", "action": "drop",
+                      "check": "unique", "column": "player_id"}]}  # fmt: skip
+    gate = gate_of(tmp_path, doc)
+    again = {**GOOD, "points": 20}
+    good_four = {**GOOD, "player_id": 4}
+    parsed = gated(spark, contracts, gate, [BROKEN, GOOD, again, good_four])
+    silver = to_silver(parsed, contracts[FAMILY]).collect()
+    assert sorted((r.player_id, r.points) for r in silver) == [(1, 10), (4, 10)]
+    quarantined = sorted((r.kafka_offset, r.rules) for r in to_quarantine(parsed).collect())
+    assert quarantined == [(0, ["contract.range"]), (2, ["dq.one_per_player"])]
+
+
 def test_rows_breaking_their_contract_never_reach_the_silver_expressions(
     spark, contracts, tmp_path
 ):

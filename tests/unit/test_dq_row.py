@@ -95,6 +95,24 @@ def test_empty_batches_and_rule_less_tables(spark):
     assert row_rule_counts(bare, []) == (4, {})
 
 
+def test_a_dropping_unique_rule_keeps_the_first_row_of_each_value_in_the_given_order(spark):
+    """The first row of a repeated value (by `order`) stays; the later ones are dropped, with
+    the value in the reason; nulls are never repeats."""
+    from pyspark.sql import functions as F
+
+    rows = [(1, 7, "a"), (2, 7, "b"), (3, 8, "c"), (4, None, "d"), (5, None, "e"), (6, 7, "f")]
+    df = spark.createDataFrame(rows, SCHEMA)
+    r = rule(check="unique", column="x")
+    assert failing_ids(spark, r, rows) in ([2, 6], [1, 6], [1, 2])  # no order: one 7 kept
+    newest_first = apply_row_rules(df, [r], order=[F.col("id").desc()])
+    assert sorted(row.id for row in dropped_rows(newest_first).collect()) == [1, 2]
+    (reason,) = {row[DROP_REASONS][0] for row in dropped_rows(newest_first).collect()}
+    assert reason == "r: x = 7 again: an earlier row of the batch has it"
+    oldest_first = apply_row_rules(df, [r], order=[F.col("id")])
+    assert sorted(row.id for row in passing_rows(oldest_first).collect()) == [1, 3, 4, 5]
+    assert row_rule_counts(oldest_first, [r]) == (6, {"r": 2})
+
+
 def test_batch_level_rules_are_not_row_rules(spark):
     r = rule(check="unique", column="x", action="fail")
     flagged = apply_row_rules(spark.createDataFrame(ROWS, SCHEMA), [r])

@@ -51,7 +51,7 @@ rules:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"check": "unique", "column": "x", "action": "drop"}, "only row-level"),
+        ({"check": "row_count", "min": 1, "action": "drop"}, "only row-level checks and unique"),
         ({"check": "nope", "column": "x"}, "unknown check"),
         ({"check": "not_null", "column": "x", "action": "stop"}, "unknown action"),
         ({"check": "between", "column": "x"}, "needs min, max or both"),
@@ -125,3 +125,12 @@ def test_the_gold_rules_name_real_gold_columns(root, spark):
         columns = set(builder.build({t: silver[t] for t in builder.inputs}).columns)
         for r in table_rules:
             assert r.column is None or r.column in columns, f"gold.{table}.{r.name}: {r.column}"
+
+
+def test_a_dropping_unique_rule_runs_in_the_row_pass_and_the_others_in_the_suite():
+    def level(action):
+        raw = {"name": "u", "description": "d", "action": action, "check": "unique", "column": "x"}
+        return parse_rules("silver.t", {"rules": [raw]})[0].level
+
+    assert level("drop") == "row"
+    assert level("warn") == level("fail") == "batch"
