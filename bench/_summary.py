@@ -66,7 +66,7 @@ def ingest(r: dict[str, Any], plt) -> tuple[str, str | None]:
             v.get("seconds"),
             v.get("seconds_in_batches"),
             v.get("startup_and_teardown_s"),
-            len(v.get("batches", [])),
+            v.get("batches_run", len(v.get("batches", []))),
         ]
         for s, v in stages.items()
     ]

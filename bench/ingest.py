@@ -17,22 +17,26 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from bench._jobs import run_job
 from bench._rss import RssSampler
 from gamelake import kafka_io, sinks
 from gamelake.config import load_settings
 from gamelake.contracts import load_contracts
 from gamelake.generator import GeneratorOptions
-from gamelake.spark import submit_command, submit_env
 
 RESULTS = Path(__file__).parent / "results" / "ingest.json"
 TARGET = 100_000
 _BATCH_LINE = re.compile(r"(bronze_events|silver) batch (\d+): (\d+) rows in (\d+) ms")
+# The job's own account of a stage, from the query (the listener's last batch line may be lost
+# when the job exits right after it).
+_DONE_LINE = re.compile(
+    r"(bronze_events|silver) done: \d+ records read in (\d+) batches \((\d+) ms"
+)
 
 
 def produce(settings, events: int, prefix: str, workers: int) -> dict[str, Any]:
@@ -53,27 +57,26 @@ def produce(settings, events: int, prefix: str, workers: int) -> dict[str, Any]:
 
 def run_stage(settings, stage: str, prefix: str, area: Path, extra: list[str]) -> dict[str, Any]:
     """Run one stage with --once through spark-submit; seconds, and its micro-batches."""
-    cmd = submit_command(
+    log_file = area / f"{stage}.log"
+    seconds = run_job(
         settings, "pipeline",
         ["--once", "--stages", stage, "--topic-prefix", prefix, "--lake", str(area / "lake"),
          "--checkpoint-root", str(area / "checkpoints"), *extra],
+        log_file,
     )  # fmt: skip
-    log_file = area / f"{stage}.log"
-    started = time.perf_counter()
-    with open(log_file, "wb") as out:
-        done = subprocess.run(cmd, env=submit_env(dict(os.environ)), stdout=out, stderr=out)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"{stage} failed; see {log_file}")
+    log = log_file.read_text()
     batches = [
         {"batch": int(m.group(2)), "rows": int(m.group(3)), "ms": int(m.group(4))}
-        for m in _BATCH_LINE.finditer(log_file.read_text())
+        for m in _BATCH_LINE.finditer(log)
+        if int(m.group(3))
     ]
-    in_batches_s = sum(b["ms"] for b in batches) / 1000
+    done = _DONE_LINE.search(log)
+    in_batches_s = int(done.group(3)) / 1000 if done else sum(b["ms"] for b in batches) / 1000
     return {
         "seconds": round(seconds, 1),
         "seconds_in_batches": round(in_batches_s, 1),
         "startup_and_teardown_s": round(seconds - in_batches_s, 1),
+        "batches_run": int(done.group(2)) if done else len(batches),
         "batches": batches,
     }
 

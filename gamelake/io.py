@@ -82,6 +82,13 @@ def rows_read(query: StreamingQuery) -> int:
     return sum(int(p.get("numInputRows", 0)) for p in query.recentProgress)
 
 
+def batches_run(query: StreamingQuery) -> tuple[int, int]:
+    """(micro-batches with input, milliseconds they took) of a finished query, over the
+    batches Spark still remembers (the last 100 by default)."""
+    ran = [p for p in query.recentProgress if p.get("numInputRows")]
+    return len(ran), sum(int((p.get("durationMs") or {}).get("triggerExecution", 0)) for p in ran)
+
+
 def read_delta_stream(
     spark: SparkSession,
     path: Path,

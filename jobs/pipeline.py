@@ -21,7 +21,7 @@ from gamelake import jobargs
 from gamelake.dq.results import GateFailed
 from gamelake.gold import batch as gold_batch
 from gamelake.gold import streaming as gold_streaming
-from gamelake.io import rows_read
+from gamelake.io import batches_run, rows_read
 from gamelake.progress import ProgressRecorder
 from gamelake.spark import build_session
 from gamelake.streams import checkpoint_app_id, start_bronze, start_silver
@@ -114,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for query in starters[stage]():
                 query.awaitTermination()
-                log.info("%s done: %d records read", query.name, rows_read(query))
+                # Read from the query itself: the listener's last batch line may come after.
+                batches, batch_ms = batches_run(query)
+                log.info("%s done: %d records read in %d batches (%d ms in batches)",
+                         query.name, rows_read(query), batches, batch_ms)  # fmt: skip
             recorder.flush(spark, job.lake)
         return 0
     queries = [
