@@ -61,6 +61,8 @@ class ProgressRecorder(StreamingQueryListener):
     def __init__(self) -> None:
         self._rows: list[tuple] = []
         self._lock = threading.Lock()
+        self._progressed = threading.Condition(self._lock)
+        self._last_batch: dict[str, int] = {}  # query id -> last batch id seen
 
     def onQueryStarted(self, event) -> None:
         log.info("stream %s started (id %s)", event.name, event.id)
@@ -77,9 +79,26 @@ class ProgressRecorder(StreamingQueryListener):
             f", Kafka lag {lag}" if lag is not None else "",
         )
         row = progress_row(progress)
-        if row is not None and row[4] > 0:
-            with self._lock:
+        with self._progressed:
+            if row is not None and row[4] > 0:
                 self._rows.append(row)
+            query = str(progress.get("id"))
+            batch = int(progress.get("batchId", -1))
+            self._last_batch[query] = max(batch, self._last_batch.get(query, -1))
+            self._progressed.notify_all()
+
+    def caught_up(self, query, timeout_s: float = 10.0) -> bool:
+        """Whether the listener has seen `query`'s last progress event, waiting up to
+        `timeout_s`: events arrive on Spark's listener bus after the batch is done, so a job
+        that stops right after a query ends would drop the last one."""
+        last = query.lastProgress
+        if not last:
+            return True
+        wanted = int(last.get("batchId", -1))
+        with self._progressed:
+            return self._progressed.wait_for(
+                lambda: self._last_batch.get(str(query.id), -1) >= wanted, timeout_s
+            )
 
     def onQueryIdle(self, event) -> None:
         pass

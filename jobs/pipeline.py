@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for query in starters[stage]():
                 query.awaitTermination()
-                # Read from the query itself: the listener's last batch line may come after.
+                if not recorder.caught_up(query):
+                    log.warning("%s: its last batch's progress did not arrive", query.name)
                 batches, batch_ms = batches_run(query)
                 log.info("%s done: %d records read in %d batches (%d ms in batches)",
                          query.name, rows_read(query), batches, batch_ms)  # fmt: skip
