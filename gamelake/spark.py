@@ -33,6 +33,15 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         # JSON with a repeated key: the last one wins, as in most JSON parsers.
         "spark.sql.mapKeyDedupPolicy": "LAST_WIN",
         "spark.sql.variant.allowDuplicateKeys": "true",
+        # Stream state (re-send dedup, gold windows) in RocksDB, off the JVM heap: in the
+        # default in-memory store a 10M-event backlog's event ids outgrew a 2 GB driver.
+        # A checkpoint keeps the store it was started with.
+        "spark.sql.streaming.stateStore.providerClass": (
+            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+        ),
+        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+        "spark.sql.streaming.stateStore.rocksdb.boundedMemoryUsage": "true",
+        "spark.sql.streaming.stateStore.rocksdb.maxMemoryUsageMB": "256",
         # Streams append small batches: coalesce files on write and compact behind them.
         "spark.databricks.delta.optimizeWrite.enabled": "true",
         "spark.databricks.delta.autoCompact.enabled": "true",
