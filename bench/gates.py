@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -33,12 +32,12 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
+from bench._jobs import run_job
 from gamelake import kafka_io
 from gamelake.config import load_settings
 from gamelake.dq.row import apply_row_rules, row_rule_counts
 from gamelake.dq.rules import load_rules
 from gamelake.dq.suite import SuiteRunner
-from gamelake.spark import submit_command, submit_env
 
 RESULTS = Path(__file__).parent / "results" / "gates.json"
 TARGET_OVERHEAD = 0.10
@@ -69,20 +68,15 @@ def stage_seconds(log: str, started: dt.datetime) -> dict[str, float]:
 def run_pipeline(settings, prefix: str, area: Path, gated: bool) -> dict[str, Any]:
     """One `pipeline --once` (gated or --no-gates) into a fresh lake: seconds, per stage."""
     area.mkdir(parents=True)
-    cmd = submit_command(
-        settings, "pipeline",
-        ["--once", "--topic-prefix", prefix, "--lake", str(area / "lake"),
-         "--checkpoint-root", str(area / "checkpoints"), *([] if gated else ["--no-gates"])],
-    )  # fmt: skip
     log_file = area.parent / f"{area.name}.log"
     # The log's times are the local wall clock, second resolution.
     started = dt.datetime.now().replace(microsecond=0)
-    t0 = time.perf_counter()
-    with open(log_file, "wb") as out:
-        done = subprocess.run(cmd, env=submit_env(dict(os.environ)), stdout=out, stderr=out)
-    seconds = time.perf_counter() - t0
-    if done.returncode != 0:
-        raise SystemExit(f"pipeline ({'gated' if gated else 'ungated'}) failed; see {log_file}")
+    seconds = run_job(
+        settings, "pipeline",
+        ["--once", "--topic-prefix", prefix, "--lake", str(area / "lake"),
+         "--checkpoint-root", str(area / "checkpoints"), *([] if gated else ["--no-gates"])],
+        log_file,
+    )  # fmt: skip
     log = log_file.read_text(errors="replace")
     return {
         "seconds": round(seconds, 1),

@@ -23,33 +23,20 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from bench._jobs import run_job
 from gamelake import kafka_io, trino_client
 from gamelake.config import load_settings
 from gamelake.pipeline import find_delta_tables, load_pipeline_conf
 from gamelake.queries import list_queries
-from gamelake.spark import submit_command, submit_env
 
 RESULTS = Path(__file__).parent / "results" / "queries.json"
 TARGET_S = 1.0
 TARGET_EVENTS = 10_000_000
-
-
-def run_job(settings, job: str, args: list[str], log_file: Path) -> float:
-    """A spark-submit job to completion; its seconds. Exits with its log's path on failure."""
-    cmd = submit_command(settings, job, args)
-    print(f"{job} {' '.join(args[:1])} running; its log: {log_file}", flush=True)
-    started = time.perf_counter()
-    with open(log_file, "ab") as out:
-        done = subprocess.run(cmd, env=submit_env(dict(os.environ)), stdout=out, stderr=out)
-    if done.returncode != 0:
-        raise SystemExit(f"{job} failed; see {log_file}")
-    return round(time.perf_counter() - started, 1)
 
 
 def build_lake(settings, events: int, workers: int, area: Path, prefix: str) -> dict[str, Any]:
