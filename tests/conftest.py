@@ -1,4 +1,5 @@
-"""Shared fixtures: the repository root, the active profile's settings, one Spark session."""
+"""Shared fixtures: the repository root, the active profile's settings, one Spark session;
+fault-injection tests only when asked for, and last."""
 
 from __future__ import annotations
 
@@ -28,3 +29,16 @@ def spark(settings: Settings):
     session = build_session(settings, app_name="gamelake-tests")
     yield session
     session.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Fault-injection tests (marker `faults`) run only when selected (`-m faults`, as
+    `make test-faults` does: they take a quarter of an hour), and then after every other
+    test: they stop and start the shared Kafka and Trino."""
+    expr = config.getoption("markexpr") or ""
+    if "faults" not in expr or "not faults" in expr:
+        skip = pytest.mark.skip(reason="fault injection runs with `-m faults` (make test-faults)")
+        for item in items:
+            if item.get_closest_marker("faults"):
+                item.add_marker(skip)
+    items.sort(key=lambda item: item.get_closest_marker("faults") is not None)

@@ -1,9 +1,14 @@
 """Fault injection on the real stack: what survives a crash, a broker or Trino restart, a lake
-that stops being writable, and hostile input. `make test-faults` runs them.
+that stops being writable, and hostile input.
 
-The shared `lake_run` is the clean run: each test replays its topics into its own private
-lake (stages bronze,silver) and compares with it. Tests (b) broker and (c) Trino stop shared
-services: run them only when nobody else's tests are running (`pgrep -fa pytest`).
+`make test-faults` runs the tests marked `faults` (about a quarter of an hour on 2 cores);
+`make test` skips them to stay inside CI's time budget, and runs the one crash test that is
+cheap: a SIGKILL in the middle of the shared `lake_run`'s silver stage.
+
+(a) replays a 200k-event run of its own, killed ten times, against that run done cleanly;
+(b) and (d) replay the shared `lake_run`'s topics into private lakes (stages bronze,silver)
+and compare with it. (b) broker and (c) Trino stop shared services: do not run them beside
+anyone else's work on the same stack (`pgrep -fa pytest`).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -29,28 +35,18 @@ from gamelake.pipeline import table_path
 from gamelake.runtime import stack
 from gamelake.spark import submit_command, submit_env
 from tests.faults_corpus import hostile_values
-from tests.integration.conftest import LAKE_RUN_EVENTS, LAKE_RUN_OPTIONS
+from tests.integration.conftest import LAKE_RUN_EVENTS, LAKE_RUN_OPTIONS, LakeRun
 from tests.integration.jobrun import run_to_end
 
-pytestmark = [pytest.mark.integration, pytest.mark.faults]
+pytestmark = pytest.mark.integration
 
 STAGES = ["--stages", "bronze,silver"]
-# An outage of the broker only touches bronze: small Kafka reads, silver at its own pace
-# (one bronze file per silver batch took over 15 minutes of 2-second batches).
+# An outage of the broker, or the lake turning read-only, lands mid-bronze: small Kafka
+# reads (about 20 bronze batches); silver then takes the profile's micro-batches.
 SMALL_KAFKA_READS = ["--max-offsets-per-trigger", "300"]
-# Many small micro-batches, so that a kill or an outage lands in the middle of work.
-SMALL_BATCHES = [*SMALL_KAFKA_READS, "--max-files-per-trigger", "1"]
 KILLS = 10
 # Processing time columns: the only ones allowed to differ between two runs of one input.
 VOLATILE = {"ingested_at", "ingest_date", "quarantined_at", "recorded_at"}
-
-
-@pytest.fixture(autouse=True)
-def _only_when_asked(request):
-    """`make test` leaves these out: they stop shared services and take minutes."""
-    expr = request.config.getoption("markexpr") or ""
-    if "faults" not in expr or "not faults" in expr:
-        pytest.skip("fault tests run with `-m faults` (make test-faults)")
 
 
 def delta_tables(lake: Path, layer: str) -> list[str]:
@@ -109,29 +105,108 @@ def kill(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-# --- (a) SIGKILL the driver at random points ---------------------------------------------------
+# --- (a) SIGKILL the driver at random points of a 200k-event run -------------------------------
+
+KILL_RUN_EVENTS = 200_000
+# The killed run's bites: 2 bronze micro-batches, then one bronze file (a few thousand events)
+# per silver micro-batch, 20-40 of them. A life commits one or two (a silver batch costs at
+# least ~5 s of commits here), so the run outlasts the ten kills on a fast machine too.
+KILL_RUN_BATCHES = ["--max-offsets-per-trigger", "100000", "--max-files-per-trigger", "1"]
+# A micro-batch committed, as the job logs it: "<query> batch N: R rows in ...".
+_COMMITTED = re.compile(r"\b(\w+) batch \d+: \d+ rows in")
 
 
-def test_ten_sigkills_leave_silver_equal_to_a_clean_run(spark, lake_run):
-    """Kill the streaming driver at least KILLS times at random points; restart each time."""
-    area = lake_run.area / "faults-sigkill"
-    cmd = lake_run.pipeline_command(area / "lake", area / "checkpoints", *STAGES, *SMALL_BATCHES)
+@pytest.fixture(scope="module")
+def run_200k(services):
+    """200k generated events (late, duplicate and malformed ones among them) in private
+    topics, and their clean bronze+silver run in the profile's own micro-batches."""
+    settings = services
+    contracts = load_contracts(settings.paths.conf / "contracts")
+    run_id = uuid.uuid4().hex[:8]
+    run = LakeRun(run_id, settings, contracts, [], f"glkill{run_id}.",
+                  settings.paths.lake / "_tests" / f"kill-{run_id}", catalog="")  # fmt: skip
+    bootstrap = settings.kafka.bootstrap_servers
+    kafka_io.create_topics(bootstrap, [run.prefix + f for f in contracts], partitions=2,
+                           retention_hours=2)  # fmt: skip
+    try:
+        records = generate(contracts, GeneratorOptions(events=KILL_RUN_EVENTS, **LAKE_RUN_OPTIONS))
+        sent = kafka_io.produce(
+            bootstrap, ((run.prefix + r.family, r.key, r.value) for r in records)
+        )
+        assert sent >= KILL_RUN_EVENTS
+        run_to_end(run.pipeline_command(run.lake, run.checkpoints, *STAGES), run.area / "clean.log")
+        yield run
+    finally:
+        kafka_io.delete_topics_with_prefix(bootstrap, run.prefix)
+        shutil.rmtree(run.area, ignore_errors=True)
+
+
+def wait_for_commit(log: Path, proc: subprocess.Popen, after: int, timeout_s: float = 300) -> bool:
+    """True once the job logs a committed micro-batch past byte `after`; False if it ended."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _COMMITTED.search(log.read_text(errors="replace")[after:]):
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.2)
+    raise AssertionError(f"no micro-batch committed in {log} after {timeout_s:.0f}s")
+
+
+@pytest.mark.faults
+def test_ten_sigkills_leave_silver_equal_to_a_clean_run(spark, run_200k):
+    """Kill the streaming driver KILLS times at random points of a 200k-event run, restart it
+    each time, then let it finish: bronze, silver and quarantine equal the clean run's.
+
+    A life is killed while the JVM and streams start, or at a random moment after it has
+    committed a micro-batch: early in the next one (reading, parsing) or later (committing
+    its tables). Each life but the start-up ones moves the run on, so the kills spread over
+    bronze and silver.
+    """
+    area = run_200k.area / "killed"
+    cmd = run_200k.pipeline_command(area / "lake", area / "checkpoints", *STAGES,
+                                    *KILL_RUN_BATCHES)  # fmt: skip
     log = area / "job.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     rng = random.Random(2026)
-    kills = 0
-    while kills < KILLS:
+    where: list[str] = []
+    while len(where) < KILLS:
+        after = log.stat().st_size if log.exists() else 0
         proc = start(cmd, log)
-        # Random points: during JVM start, between batches, in a batch's commit.
-        try:
-            proc.wait(timeout=rng.uniform(12, 45))
-        except subprocess.TimeoutExpired:
-            kill(proc)
-            kills += 1
-            continue
-        assert proc.returncode == 0, log.read_text(errors="replace")[-4000:]
-        break
-    assert kills >= KILLS, f"the run finished after {kills} kills: give it more, smaller batches"
-    run_to_end(cmd, log)
+        point = rng.choices(["start-up", "early", "late"], weights=[1, 2, 2])[0]
+        if point == "start-up":
+            time.sleep(rng.uniform(2, 10))
+        elif wait_for_commit(log, proc, after):
+            time.sleep(rng.uniform(0, 3) if point == "early" else rng.uniform(3, 10))
+        if proc.poll() is not None:
+            assert proc.returncode == 0, log.read_text(errors="replace")[-4000:]
+            break
+        kill(proc)
+        # The stage of the last batch this life committed: where, roughly, it died.
+        stages = _COMMITTED.findall(log.read_text(errors="replace")[after:])
+        where.append(stages[-1] if stages else "start-up")
+    assert len(where) >= KILLS, f"the run finished after {len(where)} kills: {where}"
+    assert {"bronze_events", "silver"} <= set(where), where
+    # The last restart takes the profile's micro-batches: bounds may change between runs.
+    run_to_end(cmd[: -len(KILL_RUN_BATCHES)], log)
+    assert_same_lake(spark, run_200k.lake, area / "lake")
+
+
+def test_a_sigkill_mid_silver_neither_loses_nor_duplicates(spark, lake_run):
+    """The cheap crash test `make test` runs: the driver killed at a random moment after
+    silver committed its second micro-batch, then restarted to the end."""
+    area = lake_run.area / "killed-once"
+    cmd = lake_run.pipeline_command(area / "lake", area / "checkpoints", *STAGES,
+                                    "--max-files-per-trigger", "1")  # fmt: skip
+    log = area / "job.log"
+    proc = start(cmd, log)
+    try:
+        assert wait_for_log(log, "silver batch 1:", proc, 300), "finished before silver batch 1"
+        time.sleep(random.Random(7).uniform(0, 4))
+        assert proc.poll() is None, "finished before it could be killed"
+    finally:
+        kill(proc)
+    run_to_end(cmd[:-2], log)
     assert_same_lake(spark, lake_run.lake, area / "lake")
 
 
@@ -148,10 +223,11 @@ def _set_writable(path: Path, writable: bool) -> None:
         subprocess.run(["chmod", "-R", mode, str(path)], check=True)
 
 
+@pytest.mark.faults
 def test_unwritable_lake_stops_the_stream_clearly_and_resumes(spark, lake_run):
     area = lake_run.area / "faults-readonly"
     lake = area / "lake"
-    cmd = lake_run.pipeline_command(lake, area / "checkpoints", *STAGES, *SMALL_BATCHES)
+    cmd = lake_run.pipeline_command(lake, area / "checkpoints", *STAGES, *SMALL_KAFKA_READS)
     log = area / "job.log"
     proc = start(cmd, log)
     try:
@@ -181,14 +257,15 @@ def test_unwritable_lake_stops_the_stream_clearly_and_resumes(spark, lake_run):
     bronze = spark.read.format("delta").load(str(table_path(lake, "bronze", "events")))
     key = ["topic", "kafka_partition", "kafka_offset"]
     assert bronze.select(*key).distinct().count() == bronze.count()
-    # Resumes cleanly once writable: the same command ends with the clean run's lake.
-    run_to_end(cmd, log)
+    # Resumes cleanly once writable (in the profile's micro-batches): the clean run's lake.
+    run_to_end(cmd[: -len(SMALL_KAFKA_READS)], log)
     assert_same_lake(spark, lake_run.lake, lake)
 
 
 # --- (e) hostile input ------------------------------------------------------------------------
 
 
+@pytest.mark.faults
 def test_hostile_input_is_all_accounted_for_and_the_stream_survives(spark, services):
     """The generator's malformed records and the hand-written corpus, on fresh topics: every
     Kafka record lands once in silver or in quarantine, and the job ends normally.
@@ -221,7 +298,7 @@ def test_hostile_input_is_all_accounted_for_and_the_stream_survives(spark, servi
         cmd = submit_command(settings, "pipeline",
                              ["--once", "--topic-prefix", prefix, "--lake", str(lake),
                               "--checkpoint-root", str(area / "checkpoints"), *STAGES,
-                              "--max-offsets-per-trigger", "100"])  # fmt: skip
+                              "--max-offsets-per-trigger", "500"])  # fmt: skip
         run_to_end(cmd, area / "job.log")  # the stream never dies: it ends normally
         _assert_accounted(spark, lake, prefix, contracts, len(records))
     finally:
@@ -258,6 +335,7 @@ def _assert_accounted(spark, lake: Path, prefix: str, contracts, produced: int) 
 # These stop services everyone on the machine shares: see the module docstring.
 
 
+@pytest.mark.faults
 def test_broker_stop_and_start_mid_stream_resumes_exactly(spark, lake_run):
     settings = lake_run.settings
     area = lake_run.area / "faults-broker"
@@ -281,6 +359,7 @@ def test_broker_stop_and_start_mid_stream_resumes_exactly(spark, lake_run):
     assert_same_lake(spark, lake_run.lake, area / "lake")
 
 
+@pytest.mark.faults
 def test_trino_restart_keeps_tables_registered_and_queryable(lake_run):
     settings = lake_run.settings
     tables = [f"silver.{t}" for t in delta_tables(lake_run.lake, "silver")]
