@@ -184,7 +184,12 @@ def gates(r: dict[str, Any], plt) -> tuple[str, str | None]:
             table(
                 ["run", "seconds", "silver batches", "seconds per stage"],
                 [
-                    [kind, run["seconds"], run.get("silver_batches"), run.get("stages_s")]
+                    [
+                        kind,
+                        run["seconds"],
+                        run.get("silver_batches"),
+                        ", ".join(f"{k} {v:g}" for k, v in (run.get("stages_s") or {}).items()),
+                    ]
                     for kind, kind_runs in p["runs"].items()
                     for run in kind_runs
                 ],
@@ -206,7 +211,10 @@ def gates(r: dict[str, Any], plt) -> tuple[str, str | None]:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3))
     if "runs" in p:
         kinds = list(p["runs"])
-        stages = sorted({s for k in kinds for run in p["runs"][k] for s in run.get("stages_s", {})})
+        # In pipeline order, as the job logged them.
+        stages = list(
+            dict.fromkeys(s for k in kinds for run in p["runs"][k] for s in run.get("stages_s", {}))
+        )
         best = {k: min(p["runs"][k], key=lambda run: run["seconds"]) for k in kinds}
         left = [0.0] * len(kinds)
         for stage in stages:
@@ -214,8 +222,8 @@ def gates(r: dict[str, Any], plt) -> tuple[str, str | None]:
             axes[0].barh(kinds, widths, left=left, label=stage)
             left = [a + b for a, b in zip(left, widths, strict=True)]
         axes[0].set_xlabel("seconds (best run)")
-        axes[0].set_title(f"pipeline --once, gate overhead {p['overhead']:.0%}")
-        axes[0].legend(fontsize=7)
+        axes[0].set_title(f"pipeline --once, gate overhead {p['overhead']:.0%}", pad=24)
+        axes[0].legend(fontsize=7, loc="lower center", ncol=len(stages), bbox_to_anchor=(0.5, 1.1))
     else:
         axes[0].set_axis_off()
     for k in keys:
