@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
+import statistics
 import subprocess
 import time
 from pathlib import Path
 
 from gamelake.spark import submit_command, submit_env
+
+# A micro-batch as the jobs' progress listener logs it: "<query> batch N: R rows in M ms".
+BATCH_LINE = re.compile(r"\b(\w+) batch (\d+): (\d+) rows in (\d+) ms")
 
 
 def run_job(settings, job: str, args: list[str], log_file: Path) -> float:
@@ -21,3 +26,32 @@ def run_job(settings, job: str, args: list[str], log_file: Path) -> float:
     if done.returncode != 0:
         raise SystemExit(f"{job} {' '.join(args)} failed; see {log_file}")
     return round(time.perf_counter() - started, 1)
+
+
+def logged_batches(log: str, queries: tuple[str, ...] = ()) -> list[dict]:
+    """The micro-batches that read rows, per the job's log: query, batch id, rows and ms;
+    only those of `queries` when given."""
+    return [
+        {"query": m.group(1), "batch": int(m.group(2)), "rows": int(m.group(3)),
+         "ms": int(m.group(4))}
+        for m in BATCH_LINE.finditer(log)
+        if int(m.group(3)) and (not queries or m.group(1) in queries)
+    ]  # fmt: skip
+
+
+def batch_digest(log: str) -> dict[str, dict]:
+    """Per query of a job's log: how many batches read rows, their rows, and ms (total,
+    median, max)."""
+    by_query: dict[str, list[dict]] = {}
+    for b in logged_batches(log):
+        by_query.setdefault(b["query"], []).append(b)
+    return {
+        query: {
+            "batches": len(bs),
+            "rows": sum(b["rows"] for b in bs),
+            "ms_total": sum(b["ms"] for b in bs),
+            "ms_median": round(statistics.median(b["ms"] for b in bs)),
+            "ms_max": max(b["ms"] for b in bs),
+        }
+        for query, bs in sorted(by_query.items())
+    }

@@ -130,6 +130,17 @@ def freshness(r: dict[str, Any], plt) -> tuple[str, str | None]:
         "'behind at end' is the age of the oldest marker still unseen when the run ended.\n\n"
         + table(header, rows)
     )
+    batch_rows = [
+        [run.get("rate_asked"), query, b["batches"], b["rows"], b["ms_median"], b["ms_max"],
+         b["ms_total"]]
+        for run in runs
+        for query, b in (run.get("batches") or {}).items()
+    ]  # fmt: skip
+    if batch_rows:
+        batch_header = ["rate asked/s", "query", "batches", "rows", "median ms", "max ms",
+                        "total ms"]  # fmt: skip
+        md += "\n\nThe streams' micro-batches that read rows (warm-up pass included):\n\n"
+        md += table(batch_header, batch_rows)
     if not any(any(v) for v in series.values()):  # no marker seen: nothing to draw
         return md, None
     fig, ax = plt.subplots(figsize=(7, 0.5 + 0.6 * len(labels)))

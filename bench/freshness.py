@@ -12,7 +12,7 @@ and whether the pipeline kept up. When it did not, `behind_at_end_s` says by how
 when the run ended, of the oldest marker still unseen (the pipeline had not reached data that
 old). Writes bench/results/freshness.json.
 
-    .venv/bin/python -m bench freshness [--rates 2000,5000,10000] [--seconds 60] [--drain 60]
+    .venv/bin/python -m bench freshness [--rates 2000,5000,10000] [--seconds 60] [--drain 180]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from bench._jobs import batch_digest
 from gamelake import kafka_io, sinks, trino_client
 from gamelake.config import load_settings
 from gamelake.contracts import load_contracts
@@ -173,17 +174,23 @@ def measure_rate(settings, contracts, pipeline, rate: float, args) -> dict[str, 
         log_file.close()
         trino_client.drop_catalog(admin, catalog)
         kafka_io.delete_topics_with_prefix(bootstrap, prefix)
-        if job.returncode in (0, -signal.SIGINT, 130) and produced:
+        log_text = (area / "pipeline.log").read_text(errors="replace")
+        if job.returncode in (0, -signal.SIGINT, 130) and produced and not args.keep:
             shutil.rmtree(area, ignore_errors=True)
         else:  # keep the job's log for the post-mortem
             print(f"pipeline log kept: {area / 'pipeline.log'}", flush=True)
     tables = {t: summary(sent, s, ended) for t, s in seen.items()}
     print(f"rate {rate:,.0f}/s: {json.dumps(tables)}", flush=True)
+    # Why the latency is what it is: how often each stream ran and what a batch cost (the
+    # warm-up --once pass included).
+    batches = batch_digest(log_text)
+    print(f"rate {rate:,.0f}/s batches: {json.dumps(batches)}", flush=True)
     return {
         "rate_asked": rate,
         "produced": produced,
         "drain_s": args.drain,
         "tables": tables,
+        "batches": batches,
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
@@ -196,7 +203,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to produce")
     parser.add_argument("--trigger", default="1 second", help="micro-batch interval")
     parser.add_argument("--poll", type=float, default=0.5, help="seconds between Trino polls")
-    parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for markers")
+    parser.add_argument("--drain", type=float, default=180.0,
+                        help="seconds to wait for markers once production stops")  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="keep each rate's lake and log")
     parser.add_argument("--env", default=os.environ.get("GAMELAKE_ENV", "local"))
     args = parser.parse_args(argv)
 

@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench._jobs import run_job
+from bench._jobs import logged_batches, run_job
 from bench._rss import RssSampler
 from gamelake import kafka_io, sinks
 from gamelake.config import load_settings
@@ -31,7 +31,6 @@ from gamelake.generator import GeneratorOptions
 
 RESULTS = Path(__file__).parent / "results" / "ingest.json"
 TARGET = 100_000
-_BATCH_LINE = re.compile(r"(bronze_events|silver) batch (\d+): (\d+) rows in (\d+) ms")
 # The job's own account of a stage, from the query (the listener's last batch line may be lost
 # when the job exits right after it).
 _DONE_LINE = re.compile(
@@ -66,9 +65,8 @@ def run_stage(settings, stage: str, prefix: str, area: Path, extra: list[str]) -
     )  # fmt: skip
     log = log_file.read_text()
     batches = [
-        {"batch": int(m.group(2)), "rows": int(m.group(3)), "ms": int(m.group(4))}
-        for m in _BATCH_LINE.finditer(log)
-        if int(m.group(3))
+        {k: b[k] for k in ("batch", "rows", "ms")}
+        for b in logged_batches(log, ("bronze_events", "silver"))
     ]
     done = _DONE_LINE.search(log)
     in_batches_s = int(done.group(3)) / 1000 if done else sum(b["ms"] for b in batches) / 1000
