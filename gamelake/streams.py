@@ -131,6 +131,7 @@ def write_silver_batch(
     try:
         # One job says which families the batch holds; absent ones cost nothing.
         per_family = {r["family"]: r["count"] for r in batch.groupBy("family").count().collect()}
+        read_at = time.monotonic()
         if not per_family:
             return {}  # a no-data batch (the watermark moving on): nothing to record
         present = [f for f in contracts if f in per_family]
@@ -145,6 +146,7 @@ def write_silver_batch(
         counted = _count_families(
             parsed, {f: gate.count_columns(f) for f in parsed} if gate is not None else {}
         )
+        parsed_at = time.monotonic()
         valid_counts = {f: int(row[VALID] or 0) for f, row in counted.items()}
         writes: list[_TableWrite] = []
         if gate is not None:
@@ -188,7 +190,9 @@ def write_silver_batch(
                 f"{app_id}.ops.{QUARANTINE_TABLE}",
             ))  # fmt: skip
         written[f"ops.{QUARANTINE_TABLE}"] = quarantined
+        judged_at = time.monotonic()
         _write_tables(writes, batch_id)
+        written_at = time.monotonic()
 
         rows_in = sum(per_family.values())
         duration_ms = int((time.monotonic() - started) * 1000)
@@ -196,14 +200,21 @@ def write_silver_batch(
             batch.sparkSession, lake, app_id, "silver", batch_id, rows_in, written, duration_ms
         )
         log.info(
-            "silver batch %d: %d rows in, %d to silver, %d quarantined, %d ms",
+            "silver batch %d: %d rows in, %d to silver, %d quarantined, %d ms "
+            "(read+dedup %d, parse+row rules %d, batch rules+quarantine %d, %d writes %d)",
             batch_id, rows_in, rows_in - quarantined, quarantined, duration_ms,
+            _ms(started, read_at), _ms(read_at, parsed_at), _ms(parsed_at, judged_at),
+            len(writes), _ms(judged_at, written_at),
         )  # fmt: skip
         for p in parsed.values():
             p.unpersist()
         return written
     finally:
         batch.unpersist()
+
+
+def _ms(since: float, until: float) -> int:
+    return int((until - since) * 1000)
 
 
 # Delta commits are mostly driver-side waiting (log writes, snapshot updates): a few tables
