@@ -78,7 +78,7 @@ bench: up ## Benchmarks, bounded; results and SUMMARY.md (with plots) in bench/r
 bench-summary: $(STAMP) ## Rebuild bench/results/SUMMARY.md and plots from the JSON results only
 	$(BIN)/python -m bench._summary
 
-test-faults: setup ## Fault injection, ~15 min (10 SIGKILLs, broker/Trino restart, unwritable lake, hostile input)
+test-faults: setup ## Fault injection, ~25 min (10 SIGKILLs, broker/Trino restart, unwritable lake, hostile input)
 	GAMELAKE_ENV=test $(BIN)/pytest tests/integration/test_faults.py -m faults -q
 
 clean-lake: ## Stop services and delete the lake, checkpoints and service data (keeps downloads)

@@ -33,7 +33,7 @@ def spark(settings: Settings):
 
 def pytest_collection_modifyitems(config, items):
     """Fault-injection tests (marker `faults`) run only when selected (`-m faults`, as
-    `make test-faults` does: they take a quarter of an hour), and then after every other
+    `make test-faults` does: they take about 25 minutes), and then after every other
     test: they stop and start the shared Kafka and Trino."""
     expr = config.getoption("markexpr") or ""
     if "faults" not in expr or "not faults" in expr:

@@ -1,7 +1,7 @@
 """Fault injection on the real stack: what survives a crash, a broker or Trino restart, a lake
 that stops being writable, and hostile input.
 
-`make test-faults` runs the tests marked `faults` (about a quarter of an hour on 2 cores);
+`make test-faults` runs the tests marked `faults` (about 25 minutes on 2 cores);
 `make test` skips them to stay inside CI's time budget, and runs the one crash test that is
 cheap: a SIGKILL in the middle of the shared `lake_run`'s silver stage.
 
