@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 import statistics
 import subprocess
 import time
 from pathlib import Path
 
+from gamelake.progress import BATCH_LINE
 from gamelake.spark import submit_command, submit_env
-
-# A micro-batch as the jobs' progress listener logs it: "<query> batch N: R rows in M ms".
-BATCH_LINE = re.compile(r"\b(\w+) batch (\d+): (\d+) rows in (\d+) ms")
 
 
 def run_job(settings, job: str, args: list[str], log_file: Path) -> float:

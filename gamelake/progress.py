@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from pyspark.sql.streaming import StreamingQueryListener
 from gamelake.pipeline import table_path
 
 log = logging.getLogger(__name__)
+
+# The line onQueryProgress logs for each micro-batch, for whoever reads the logs (bench).
+BATCH_LINE = re.compile(r"\b(\w+) batch (\d+): (\d+) rows in (\d+) ms")
 
 PROGRESS_TABLE = "stream_progress"
 PROGRESS_SCHEMA = (
