@@ -195,7 +195,7 @@ def write_silver_batch(
         written_at = time.monotonic()
 
         rows_in = sum(per_family.values())
-        duration_ms = int((time.monotonic() - started) * 1000)
+        duration_ms = _ms(started, written_at)
         _record_progress(
             batch.sparkSession, lake, app_id, "silver", batch_id, rows_in, written, duration_ms
         )
