@@ -114,7 +114,9 @@ KILL_RUN_EVENTS = 200_000
 # per silver micro-batch, 20-40 of them. A life commits one or two (a silver batch costs at
 # least ~5 s of commits here), so the run outlasts the ten kills on a fast machine too.
 KILL_RUN_BATCHES = ["--max-offsets-per-trigger", "100000", "--max-files-per-trigger", "1"]
-# A micro-batch committed, as the job logs it: "<query> batch N: R rows in ...".
+# A micro-batch done, as the job logs it: the listener's "<query> batch N: R rows in M ms"
+# once Spark committed it, or silver's "silver batch N: R rows in, ..." once its tables are
+# written, just before Spark commits the batch.
 _COMMITTED = re.compile(r"\b(\w+) batch \d+: \d+ rows in")
 
 
@@ -194,12 +196,16 @@ def test_ten_sigkills_leave_silver_equal_to_a_clean_run(spark, run_200k):
     assert_same_lake(spark, run_200k.lake, area / "lake")
 
 
+# Many silver micro-batches over the shared lake_run's few bronze files.
+ONE_FILE_PER_BATCH = ["--max-files-per-trigger", "1"]
+
+
 def test_a_sigkill_mid_silver_neither_loses_nor_duplicates(spark, lake_run):
     """The cheap crash test `make test` runs: the driver killed at a random moment after
     silver committed its second micro-batch, then restarted to the end."""
     area = lake_run.area / "killed-once"
     cmd = lake_run.pipeline_command(area / "lake", area / "checkpoints", *STAGES,
-                                    "--max-files-per-trigger", "1")  # fmt: skip
+                                    *ONE_FILE_PER_BATCH)  # fmt: skip
     log = area / "job.log"
     proc = start(cmd, log)
     try:
@@ -208,7 +214,7 @@ def test_a_sigkill_mid_silver_neither_loses_nor_duplicates(spark, lake_run):
         assert proc.poll() is None, "finished before it could be killed"
     finally:
         kill(proc)
-    run_to_end(cmd[:-2], log)
+    run_to_end(cmd[: -len(ONE_FILE_PER_BATCH)], log)
     assert_same_lake(spark, lake_run.lake, area / "lake")
 
 
