@@ -14,6 +14,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
 
+from gamelake.io import ops_session
 from gamelake.pipeline import table_path
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,9 @@ class ProgressRecorder(StreamingQueryListener):
             rows, self._rows = self._rows, []
         if rows:
             (
-                spark.createDataFrame(rows, PROGRESS_SCHEMA)
+                ops_session(spark)
+                .createDataFrame(rows, PROGRESS_SCHEMA)
+                .coalesce(1)
                 .withColumn("recorded_at", F.current_timestamp())
                 .write.format("delta")
                 .mode("append")

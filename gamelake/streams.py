@@ -26,6 +26,7 @@ from gamelake.dq.results import RESULTS_TABLE, new_run_id, results_frame, result
 from gamelake.dq.suite import warm_up_in_background
 from gamelake.io import (
     for_each_batch,
+    ops_session,
     read_delta_stream,
     read_kafka_stream,
     write_delta_batch,
@@ -282,8 +283,11 @@ def _record_progress(
         (stage, app_id, batch_id, table, rows_in, count, duration_ms, None)
         for table, count in sorted(written.items())
     ]
-    df = spark.createDataFrame(rows, PROGRESS_SCHEMA).withColumn(
-        "recorded_at", F.current_timestamp()
+    df = (
+        ops_session(spark)
+        .createDataFrame(rows, PROGRESS_SCHEMA)
+        .coalesce(1)
+        .withColumn("recorded_at", F.current_timestamp())
     )
     write_delta_batch(
         df, table_path(lake, "ops", PROGRESS_TABLE), (), f"{app_id}.ops.{PROGRESS_TABLE}", batch_id

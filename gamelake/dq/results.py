@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gamelake.dq.rules import Rule
 from gamelake.errors import GamelakeError
+from gamelake.io import ops_session
 from gamelake.pipeline import table_path
 
 RESULTS_TABLE = "dq_results"
@@ -95,15 +96,54 @@ def result_rows(
     return rows
 
 
-def results_frame(spark, results: Sequence[RuleResult], run_id: str, app_id: str, batch_id: int):
-    """ops.dq_results rows of one evaluation as a DataFrame, stamped now."""
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """One evaluation of a table's rules, as ops.dq_results records it."""
+
+    results: Sequence[RuleResult]
+    run_id: str
+    app_id: str
+    batch_id: int
+
+
+def evaluations_frame(spark, evaluations: Sequence[Evaluation]):
+    """ops.dq_results rows of evaluations as one DataFrame (one file), stamped now; in the
+    operator tables' session, so appending it runs no auto compaction."""
     at = dt.datetime.now(dt.UTC)
-    return spark.createDataFrame(result_rows(results, run_id, app_id, batch_id, at), RESULTS_SCHEMA)
+    rows = [
+        row
+        for e in evaluations
+        for row in result_rows(e.results, e.run_id, e.app_id, e.batch_id, at)
+    ]
+    return ops_session(spark).createDataFrame(rows, RESULTS_SCHEMA).coalesce(1)
+
+
+def results_frame(spark, results: Sequence[RuleResult], run_id: str, app_id: str, batch_id: int):
+    """ops.dq_results rows of one evaluation as a DataFrame (see `evaluations_frame`)."""
+    return evaluations_frame(spark, [Evaluation(results, run_id, app_id, batch_id)])
 
 
 def results_txn_app_id(app_id: str) -> str:
     """The Delta txnAppId of a stage's writes to ops.dq_results."""
     return f"{app_id}.ops.{RESULTS_TABLE}"
+
+
+def write_evaluations(
+    spark, lake: Path, evaluations: Sequence[Evaluation], txn: tuple[str, int] | None = None
+) -> None:
+    """Append evaluations' results to ops.dq_results in one commit; at most once per
+    `txn` (Delta txnAppId, txnVersion) when given."""
+    if not any(e.results for e in evaluations):
+        return
+    writer = (
+        evaluations_frame(spark, evaluations)
+        .write.format("delta")
+        .mode("append")
+        .option("mergeSchema", "true")
+    )
+    if txn is not None:
+        writer = writer.option("txnAppId", txn[0]).option("txnVersion", str(txn[1]))
+    writer.save(str(table_path(lake, "ops", RESULTS_TABLE)))
 
 
 def write_results(
@@ -121,12 +161,5 @@ def write_results(
     batch_id) via Delta txnAppId/txnVersion, so a crash-replay adds nothing. A failed
     attempt is appended without them: its rows must not block the retried attempt's.
     """
-    if not results:
-        return
-    df = results_frame(spark, results, run_id, app_id, batch_id)
-    writer = df.write.format("delta").mode("append").option("mergeSchema", "true")
-    if idempotent:
-        writer = writer.option("txnAppId", results_txn_app_id(app_id)).option(
-            "txnVersion", str(batch_id)
-        )
-    writer.save(str(table_path(lake, "ops", RESULTS_TABLE)))
+    txn = (results_txn_app_id(app_id), batch_id) if idempotent else None
+    write_evaluations(spark, lake, [Evaluation(results, run_id, app_id, batch_id)], txn)
