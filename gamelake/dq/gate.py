@@ -16,13 +16,15 @@ batch-level GX suites and the referential checks on the rows bound for silver; `
 records a failed attempt and raises. `check` does all three (replays, tests).
 
 Gold and `gamelake dq check`: `check_table` runs every rule of a table over a DataFrame;
-`TableGate.check` does so before a batch gold table is published.
+`TableGate.check` does so before a batch gold table is published, `TableGate.record`
+stores the results of a whole rebuild at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,11 +34,13 @@ from pyspark.sql import functions as F
 
 from gamelake.contracts import Contract
 from gamelake.dq.results import (
+    Evaluation,
     GateFailed,
     RuleResult,
     failures,
     new_run_id,
     unexpected_result,
+    write_evaluations,
     write_results,
 )
 from gamelake.dq.row import (
@@ -126,46 +130,43 @@ def check_table(
     return sorted(results, key=lambda res: order[res.rule.name])
 
 
-def gate_table(
-    spark: SparkSession,
-    df: DataFrame,
-    rules: Sequence[Rule],
-    lake: Path,
-    runner: SuiteRunner,
-    app_id: str,
-    version: int,
-) -> list[RuleResult]:
-    """Check a table before it is published; record the results; raise if a fail-rule failed.
-
-    `version` is the batch id in ops.dq_results (e.g. the Delta version about to publish).
-    The results of a failed check never block those of a later, passing one.
-    """
-    results = check_table(spark, df, rules, lake, runner)
-    failed = failures(results)
-    write_results(spark, lake, results, new_run_id(), app_id, version, idempotent=not failed)
-    if failed:
-        raise GateFailed(failed, rules[0].table)
-    return results
-
-
 @dataclasses.dataclass
 class TableGate:
-    """The rules of tables published whole (batch gold), checked before each publication."""
+    """The rules of tables published whole (batch gold), checked before each publication.
+
+    `check` keeps each table's results; `record` appends all of them to ops.dq_results in
+    one commit once the tables are published or held back (a Delta commit costs a second or
+    more here, several times the checks of a small table).
+    """
 
     rules: Mapping[str, list[Rule]]
     lake: Path
     runner: SuiteRunner
+    pending: list[Evaluation] = dataclasses.field(default_factory=list)
 
     def check(
         self, spark: SparkSession, table: str, df: DataFrame, version: int
     ) -> list[RuleResult]:
-        """Results of `table`'s (layer.table) rules over `df`, about to become Delta `version`;
-        raises GateFailed when a fail-rule failed. A table without rules passes."""
+        """Results of `table`'s (layer.table) rules over `df`, about to become Delta `version`
+        (its batch id in ops.dq_results), kept for `record`; raises GateFailed when a
+        fail-rule failed. A table without rules passes."""
         layer, name = table.split(".", 1)
         rules = rules_for(self.rules, layer, name)
         if not rules:
             return []
-        return gate_table(spark, df, rules, self.lake, self.runner, f"publish.{table}", version)
+        started = time.monotonic()
+        results = check_table(spark, df, rules, self.lake, self.runner)
+        log.info("dq %s: %d rules checked in %.1f s", table, len(rules), time.monotonic() - started)
+        self.pending.append(Evaluation(results, new_run_id(), f"publish.{table}", version))
+        failed = failures(results)
+        if failed:
+            raise GateFailed(failed, table)
+        return results
+
+    def record(self, spark: SparkSession) -> None:
+        """Append the results kept since the last call to ops.dq_results, in one commit."""
+        evaluations, self.pending = self.pending, []
+        write_evaluations(spark, self.lake, evaluations)
 
 
 def table_gate(conf_dir: Path, lake: Path, state_dir: Path | None = None) -> TableGate:
@@ -246,6 +247,8 @@ class SilverGate:
         side by side: their Spark jobs overlap, only GX's validations take turns.
         """
 
+        spent: dict[str, str] = {}
+
         def family_results(family: str) -> list[RuleResult]:
             rules, parsed = self.table_rules(family), gated[family]
             row = counted.get(family) if counted is not None else None
@@ -253,14 +256,23 @@ class SilverGate:
                 row = parsed.agg(*self.count_columns(family)).first()
             results = _counted_results(rules, *row_rule_values(row, rules))
             if any(r.level != "row" for r in rules):
+                started = time.monotonic()
                 bound = to_silver(parsed, contracts[family])
                 results += self.runner.run(bound, rules)
+                suite_at = time.monotonic()
                 results += referential_results(spark, bound, rules, self.lake)
+                spent[family] = (
+                    f"{family} suite {suite_at - started:.1f} s"
+                    f" referential {time.monotonic() - suite_at:.1f} s"
+                )
             return results
 
         families = [f for f in gated if self.table_rules(f)]
         with ThreadPoolExecutor(max_workers=SUITE_THREADS) as pool:
-            return [res for rs in pool.map(family_results, families) for res in rs]
+            results = [res for rs in pool.map(family_results, families) for res in rs]
+        if spent:
+            log.info("dq batch rules: %s", "; ".join(spent[f] for f in families if f in spent))
+        return results
 
     def verdict(self, spark: SparkSession, batch_id: int, results: Sequence[RuleResult]) -> None:
         """Log the failed warn rules; if a fail-rule failed, record this attempt in

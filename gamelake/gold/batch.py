@@ -358,13 +358,15 @@ def _rows_written(spark: SparkSession, path: Path) -> int:
     return rows or spark.read.format("delta").load(str(path)).count()
 
 
-def _next_version(spark: SparkSession, path: Path) -> int:
-    """The Delta version the table's next commit creates (0 for a new table)."""
-    if not _is_delta(path):
-        return 0
-    from delta.tables import DeltaTable
+def _next_version(path: Path) -> int:
+    """The Delta version the table's next commit creates (0 for a new table).
 
-    return int(DeltaTable.forPath(spark, str(path)).history(1).collect()[0]["version"]) + 1
+    Read from the commit files' names: Delta keeps the newest commit's file through log
+    clean-up, and DeltaTable.history costs a Spark job (~1 s per table here).
+    """
+    names = (p.name.removesuffix(".json") for p in (path / "_delta_log").glob("*.json"))
+    versions = [int(n) for n in names if n.isdigit()]
+    return max(versions) + 1 if versions else 0
 
 
 def _refused(
@@ -372,10 +374,46 @@ def _refused(
 ) -> GateFailed | None:
     """Why the gate refuses gold table `name` (as `df`) publication, or None if it passes."""
     try:
-        gate.check(spark, f"{GOLD_LAYER}.{name}", df, _next_version(spark, path))
+        gate.check(spark, f"{GOLD_LAYER}.{name}", df, _next_version(path))
     except GateFailed as failed:
         log.error("gold.%s held back, the published version stays: %s", name, failed)
         return failed
+    return None
+
+
+def _rebuild_one(
+    spark: SparkSession,
+    lake: Path,
+    name: str,
+    gate: TableGate | None,
+    written: dict[str, int | None],
+) -> GateFailed | None:
+    """Rebuild gold table `name` unless its gate refuses it (then why); sets written[name]."""
+    builder = BUILDERS[name]
+    present = {t: table_path(lake, "silver", t) for t in builder.inputs}
+    present = {t: p for t, p in present.items() if _is_delta(p)}
+    if not present or (builder.needs_all and len(present) < len(builder.inputs)):
+        missing = sorted(set(builder.inputs) - set(present))
+        log.warning("gold.%s skipped: silver %s not there yet", name, ", ".join(missing))
+        written[name] = None
+        return None
+    started = time.monotonic()
+    frames = {t: spark.read.format("delta").load(str(p)) for t, p in present.items()}
+    path = table_path(lake, GOLD_LAYER, name)
+    df = builder.build(frames)
+    if gate is not None:
+        df = df.persist()  # the checks and the write read the same rows, computed once
+    try:
+        failed = _refused(spark, gate, name, df, path) if gate is not None else None
+        if failed is None:
+            write_atomic(df, path)
+    finally:
+        df.unpersist()
+    if failed is not None:
+        return failed
+    rows = _rows_written(spark, path)
+    written[name] = rows
+    log.info("gold.%s rebuilt: %d rows in %.1fs", name, rows, time.monotonic() - started)
     return None
 
 
@@ -397,33 +435,14 @@ def rebuild(
         raise KeyError(f"unknown gold tables {unknown}; known: {', '.join(BUILDERS)}")
     written: dict[str, int | None] = {}
     held: list[GateFailed] = []
-    for name in chosen:
-        builder = BUILDERS[name]
-        present = {t: table_path(lake, "silver", t) for t in builder.inputs}
-        present = {t: p for t, p in present.items() if _is_delta(p)}
-        if not present or (builder.needs_all and len(present) < len(builder.inputs)):
-            missing = sorted(set(builder.inputs) - set(present))
-            log.warning("gold.%s skipped: silver %s not there yet", name, ", ".join(missing))
-            written[name] = None
-            continue
-        started = time.monotonic()
-        frames = {t: spark.read.format("delta").load(str(p)) for t, p in present.items()}
-        path = table_path(lake, GOLD_LAYER, name)
-        df = builder.build(frames)
+    try:
+        for name in chosen:
+            failed = _rebuild_one(spark, lake, name, gate, written)
+            if failed is not None:
+                held.append(failed)
+    finally:
         if gate is not None:
-            df = df.persist()  # the checks and the write read the same rows, computed once
-        try:
-            failed = _refused(spark, gate, name, df, path) if gate is not None else None
-            if failed is None:
-                write_atomic(df, path)
-        finally:
-            df.unpersist()
-        if failed is not None:
-            held.append(failed)
-            continue
-        rows = _rows_written(spark, path)
-        written[name] = rows
-        log.info("gold.%s rebuilt: %d rows in %.1fs", name, rows, time.monotonic() - started)
+            gate.record(spark)  # the checks of the published and held-back tables, at once
     if held:
         failed = GateFailed(
             [f for h in held for f in h.failures],

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from gamelake import kafka_io, trino_client
 from gamelake.contracts import load_contracts
-from gamelake.dq.gate import SilverGate, gate_table
+from gamelake.dq.gate import SilverGate, TableGate
 from gamelake.dq.replay import replay
 from gamelake.dq.results import RESULTS_TABLE, GateFailed
 from gamelake.dq.rules import parse_rules
@@ -161,7 +161,8 @@ def test_fail_rule_stops_the_batch_then_relaxing_promotes_it_exactly_once(spark,
 
 
 def test_a_gold_table_failing_its_gate_is_not_published(spark, dq_run):
-    """gate_table before publication: a failing fail-rule raises before the write."""
+    """TableGate before publication: a failing fail-rule raises before the write; its
+    results are recorded all the same."""
     area = dq_run["area"]
     lake = area / "lake"
     if not (table_path(lake, "silver", FAMILY) / "_delta_log").is_dir():
@@ -176,9 +177,13 @@ def test_a_gold_table_failing_its_gate_is_not_published(spark, dq_run):
          "max": 1},
     ]})  # fmt: skip
     target = table_path(lake, "gold", "room_stats")
-    with pytest.raises(GateFailed, match=r"gold\.room_stats rule 'few_rooms'"):
-        gate_table(spark, df, rules, lake, SuiteRunner(), "test-gold", 0)
-        write_atomic(df, target)
+    gate = TableGate({"gold.room_stats": rules}, lake, SuiteRunner())
+    try:
+        with pytest.raises(GateFailed, match=r"gold\.room_stats rule 'few_rooms'"):
+            gate.check(spark, "gold.room_stats", df, 0)
+            write_atomic(df, target)
+    finally:
+        gate.record(spark)
     assert not target.exists()
     stored = read(spark, lake, "ops", RESULTS_TABLE).where("table_name = 'room_stats'")
     assert stored.where("not passed").count() == 1

@@ -227,3 +227,15 @@ def test_a_table_failing_its_gate_keeps_its_published_version(spark, tmp_path):
     outcomes = sorted((r.batch_id, r.passed) for r in results.collect())
     # Version 0 passed; version 1 was judged and refused.
     assert outcomes == [(0, True), (1, False)]
+
+
+def test_next_version_reads_the_newest_commit_file(tmp_path):
+    assert batch._next_version(tmp_path / "absent") == 0
+    log_dir = tmp_path / "t" / "_delta_log"
+    log_dir.mkdir(parents=True)
+    assert batch._next_version(tmp_path / "t") == 0
+    for name in ("00000000000000000009.json", "00000000000000000010.json",
+                 "00000000000000000010.checkpoint.parquet", "00000000000000000010.crc",
+                 "00000000000000000003.00000000000000000011.compacted.json"):  # fmt: skip
+        (log_dir / name).touch()
+    assert batch._next_version(tmp_path / "t") == 11
