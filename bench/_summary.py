@@ -189,8 +189,15 @@ def gates(r: dict[str, Any], plt) -> tuple[str, str | None]:
     if "runs" in p:
         md += [
             f"`pipeline --once` with vs without the gates over {p.get('events'):,} events: "
-            f"overhead {p['overhead']:.1%} of the pipeline's time (target "
-            f"{p.get('target_overhead', 0.1):.0%}).",
+            f"overhead {p['overhead']:.1%} of the pipeline's time, best run against best run "
+            f"(target {p.get('target_overhead', 0.1):.0%})"
+            + (
+                f"; median against median {p['overhead_median']:.1%}, pair by pair "
+                + ", ".join(f"{x:+.1%}" for x in p["overhead_per_pair"])
+                if "overhead_median" in p
+                else ""
+            )
+            + ".",
             "",
             table(
                 ["run", "seconds", "silver batches", "seconds per stage"],
