@@ -23,7 +23,6 @@ stores the results of a whole rebuild at once.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -66,32 +65,22 @@ SUITE_THREADS = 3
 
 
 def referential_results(
-    spark: SparkSession,
-    df: DataFrame,
-    rules: Sequence[Rule],
-    lake: Path,
-    arriving: Mapping[str, DataFrame] | None = None,
+    spark: SparkSession, df: DataFrame, rules: Sequence[Rule], lake: Path
 ) -> list[RuleResult]:
     """Referential rules over `df`: values absent from the reference table (one job each).
 
-    `arriving`: rows of reference tables (by layer.table) committed together with `df`, in
-    the same micro-batch; their keys are known too. A reference table that does not exist
-    yet (dimensions arrive late) knows only those.
+    A reference table that does not exist yet (dimensions arrive late) knows no keys.
     """
     results = []
     for r in (r for r in rules if r.level == "referential"):
         layer, table = str(r.ref_table).split(".", 1)
         path = table_path(lake, layer, table)
         values = df.select(F.col(str(r.column)).alias("_v")).where(F.col("_v").isNotNull())
-        sources = [spark.read.format("delta").load(str(path))] if _is_delta(path) else []
-        if arriving and r.ref_table in arriving:
-            sources.append(arriving[str(r.ref_table)])
-        if sources:
+        if (path / "_delta_log").is_dir():
             keys = (
-                functools.reduce(
-                    DataFrame.unionByName,
-                    [src.select(F.col(str(r.ref_column)).alias("_k")) for src in sources],
-                )
+                spark.read.format("delta")
+                .load(str(path))
+                .select(F.col(str(r.ref_column)).alias("_k"))
                 .where(F.col("_k").isNotNull())
                 .distinct()
             )
@@ -105,10 +94,6 @@ def referential_results(
             unexpected = evaluated
         results.append(unexpected_result(r, unexpected, evaluated))
     return results
-
-
-def _is_delta(path: Path) -> bool:
-    return (path / "_delta_log").is_dir()
 
 
 def row_results(
@@ -275,8 +260,7 @@ class SilverGate:
                 bound = to_silver(parsed, contracts[family])
                 results += self.runner.run(bound, rules)
                 suite_at = time.monotonic()
-                arriving = self._arriving(rules, gated, contracts)
-                results += referential_results(spark, bound, rules, self.lake, arriving)
+                results += referential_results(spark, bound, rules, self.lake)
                 spent[family] = (
                     f"{family} suite {suite_at - started:.1f} s"
                     f" referential {time.monotonic() - suite_at:.1f} s"
@@ -289,19 +273,6 @@ class SilverGate:
         if spent:
             log.info("dq batch rules: %s", "; ".join(spent[f] for f in families if f in spent))
         return results
-
-    @staticmethod
-    def _arriving(
-        rules: Sequence[Rule], gated: Mapping[str, DataFrame], contracts: Mapping[str, Contract]
-    ) -> dict[str, DataFrame]:
-        """The silver rows of this batch's families that referential `rules` refer to (a room
-        and the activity in it often arrive in the same micro-batch)."""
-        tables = {str(r.ref_table) for r in rules if r.level == "referential"}
-        return {
-            t: to_silver(gated[t.split(".", 1)[1]], contracts[t.split(".", 1)[1]])
-            for t in sorted(tables)
-            if t.startswith("silver.") and t.split(".", 1)[1] in gated
-        }
 
     def verdict(self, spark: SparkSession, batch_id: int, results: Sequence[RuleResult]) -> None:
         """Log the failed warn rules; if a fail-rule failed, record this attempt in

@@ -109,25 +109,6 @@ def test_referential_counts_values_missing_from_the_reference_table(spark, tmp_p
     assert missing.unexpected_count == 3
 
 
-def test_referential_knows_the_keys_arriving_in_the_same_batch(spark, tmp_path):
-    lake = tmp_path / "lake"
-    spark.createDataFrame([("a",)], "team_id string").write.format("delta").save(
-        str(lake / "silver" / "teams")
-    )
-    df = spark.createDataFrame(ROWS, SCHEMA)
-    arriving = {"silver.teams": spark.createDataFrame([("c",), (None,)], "team_id string")}
-    known = rule(check="referential", column="team", ref_table="silver.teams",
-                 ref_column="team_id", action="warn")  # fmt: skip
-    (result,) = referential_results(spark, df, [known], lake, arriving)
-    assert (result.passed, result.unexpected_count, result.evaluated_count) == (False, 1, 3)
-    # A reference table not written yet knows the arriving keys alone.
-    late = rule(check="referential", column="team", ref_table="silver.new_teams",
-                ref_column="team_id", action="warn")  # fmt: skip
-    only_b = {"silver.new_teams": spark.createDataFrame([("b",)], "team_id string")}
-    (first,) = referential_results(spark, df, [late], lake, only_b)
-    assert (first.unexpected_count, first.evaluated_count) == (2, 3)
-
-
 def test_check_table_reports_every_rule_in_order(spark, runner, tmp_path):
     rules = parse_rules(
         "gold.t",
