@@ -60,6 +60,17 @@ def progress_row(progress: dict[str, Any]) -> tuple | None:
     )
 
 
+def progress_frame(spark: SparkSession, rows: list[tuple]):
+    """ops.stream_progress rows (PROGRESS_SCHEMA order) as one file's DataFrame, stamped
+    now; in the operator tables' session, so appending it runs no auto compaction."""
+    return (
+        ops_session(spark)
+        .createDataFrame(rows, PROGRESS_SCHEMA)
+        .coalesce(1)
+        .withColumn("recorded_at", F.current_timestamp())
+    )
+
+
 class ProgressRecorder(StreamingQueryListener):
     """Logs each finished micro-batch and buffers rows for ops.stream_progress."""
 
@@ -120,10 +131,7 @@ class ProgressRecorder(StreamingQueryListener):
             rows, self._rows = self._rows, []
         if rows:
             (
-                ops_session(spark)
-                .createDataFrame(rows, PROGRESS_SCHEMA)
-                .coalesce(1)
-                .withColumn("recorded_at", F.current_timestamp())
+                progress_frame(spark, rows)
                 .write.format("delta")
                 .mode("append")
                 .option("mergeSchema", "true")

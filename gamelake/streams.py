@@ -26,14 +26,13 @@ from gamelake.dq.results import RESULTS_TABLE, new_run_id, results_frame, result
 from gamelake.dq.suite import warm_up_in_background
 from gamelake.io import (
     for_each_batch,
-    ops_session,
     read_delta_stream,
     read_kafka_stream,
     write_delta_batch,
     write_delta_stream,
 )
 from gamelake.pipeline import table_path
-from gamelake.progress import PROGRESS_SCHEMA, PROGRESS_TABLE
+from gamelake.progress import PROGRESS_TABLE, progress_frame
 from gamelake.silver import (
     DEDUP_KEY,
     QUARANTINE_PARTITION_BY,
@@ -283,14 +282,9 @@ def _record_progress(
         (stage, app_id, batch_id, table, rows_in, count, duration_ms, None)
         for table, count in sorted(written.items())
     ]
-    df = (
-        ops_session(spark)
-        .createDataFrame(rows, PROGRESS_SCHEMA)
-        .coalesce(1)
-        .withColumn("recorded_at", F.current_timestamp())
-    )
+    path = table_path(lake, "ops", PROGRESS_TABLE)
     write_delta_batch(
-        df, table_path(lake, "ops", PROGRESS_TABLE), (), f"{app_id}.ops.{PROGRESS_TABLE}", batch_id
+        progress_frame(spark, rows), path, (), f"{app_id}.ops.{PROGRESS_TABLE}", batch_id
     )
 
 
