@@ -9,7 +9,10 @@ Everything here is derived from the contracts; no column list is written by hand
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import functools
+import threading
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -33,6 +36,32 @@ _MEMBERS = "_m"
 # JSON kinds (as schema_of_variant names them) that a typed parse accepts but the contract's
 # JSON Schema does not: a string field holds a JSON string; money is a JSON number.
 _NUMBER_KINDS = ("TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE")
+
+
+_T = TypeVar("_T")
+
+
+def per_contract(build: Callable[[Contract], _T]) -> Callable[[Contract], _T]:
+    """`build(contract)` computed once per contract object and reused.
+
+    Building a family's Column expressions is hundreds of py4j calls (~1 s for game_api's
+    37 rules, measured), paid again on every micro-batch although it depends on the contract
+    alone; a Column is an unresolved expression that any DataFrame can reuse.
+    Callers must not mutate what it returns.
+    """
+    cache: dict[int, tuple[Contract, _T]] = {}
+    lock = threading.Lock()
+
+    @functools.wraps(build)
+    def cached(contract: Contract) -> _T:
+        hit = cache.get(id(contract))
+        # The contract is kept in the entry, so its id cannot be reused by another object.
+        if hit is None or hit[0] is not contract:
+            with lock:
+                hit = cache[id(contract)] = (contract, build(contract))
+        return hit[1]
+
+    return cached
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,11 +259,13 @@ def _field_rules(f: Field) -> list[Rule]:
     return rules
 
 
+@per_contract
 def contract_rules(contract: Contract) -> list[Rule]:
     """Every row-level rule of a contract, after the JSON has parsed as an object."""
     return [rule for f in contract.leaves() for rule in _field_rules(f)]
 
 
+@functools.cache
 def parse_rules() -> list[Rule]:
     """Rules that stop a record before its fields can be checked."""
     text = F.col("_text")
@@ -295,6 +326,7 @@ def with_nested_members(rows: DataFrame, contract: Contract) -> DataFrame:
     return rows
 
 
+@per_contract
 def rescued_data(contract: Contract) -> Column:
     """JSON of the fields the contract does not declare ({"path.key": value}), or null.
 
@@ -321,16 +353,20 @@ def parse_family(bronze: DataFrame, contract: Contract) -> DataFrame:
     rows = with_nested_members(rows, contract).withColumn(
         _PARSED, F.from_json("_text", contract.spark_schema(), JSON_OPTIONS)
     )
+    return rows.withColumns(_reason_columns(contract))
+
+
+@per_contract
+def _reason_columns(contract: Contract) -> dict[str, Column]:
+    """`_rules` and `_reasons` of parse_family: the failed rules' names and messages."""
     p_names, p_messages = _first_failing(parse_rules())
     c_names, c_messages = _first_failing(contract_rules(contract))
     # Contract rules mean nothing for a payload that did not parse: report the parse rule only.
     unparsed = F.size(p_names) > 0
-    return rows.withColumns(
-        {
-            "_rules": F.when(unparsed, p_names).otherwise(c_names),
-            "_reasons": F.when(unparsed, p_messages).otherwise(c_messages),
-        }
-    )
+    return {
+        "_rules": F.when(unparsed, p_names).otherwise(c_names),
+        "_reasons": F.when(unparsed, p_messages).otherwise(c_messages),
+    }
 
 
 def _mask(col: Column) -> Column:
@@ -373,6 +409,7 @@ def _leaf_columns(f: Field) -> dict[str, Column]:
     return columns
 
 
+@per_contract
 def silver_columns(contract: Contract) -> dict[str, Column]:
     """Every silver column of a family, in order: envelope, contract leaves, lineage."""
     event_time = contract.event_time
@@ -409,10 +446,12 @@ def silver_columns(contract: Contract) -> dict[str, Column]:
 
 def to_silver(parsed: DataFrame, contract: Contract) -> DataFrame:
     """The valid rows of `parse_family` output as the family's silver rows."""
-    columns = silver_columns(contract)
-    return parsed.where(F.size("_reasons") == 0).select(
-        *[col.alias(name) for name, col in columns.items()]
-    )
+    return parsed.where(F.size("_reasons") == 0).select(*_silver_select(contract))
+
+
+@per_contract
+def _silver_select(contract: Contract) -> list[Column]:
+    return [col.alias(name) for name, col in silver_columns(contract).items()]
 
 
 def _quarantine_rows(rows: DataFrame, rules: Column, reason: Column) -> DataFrame:
@@ -461,21 +500,32 @@ def unknown_family_quarantine(
 
 def to_children(parsed: DataFrame, contract: Contract) -> dict[str, DataFrame]:
     """Child rows of each array field with a child table: one row per non-null item."""
-    children = {}
+    valid = parsed.where(F.size("_reasons") == 0)
+    return {
+        table: valid.select(*exploded).where(F.col("_item").isNotNull()).select(*columns)
+        for table, exploded, columns in _child_columns(contract)
+    }
+
+
+@per_contract
+def _child_columns(contract: Contract) -> list[tuple[str, list[Column], list[Column]]]:
+    """Per child table: the columns exploding its array, then the child row's columns."""
+    key = contract.field(contract.key).silver_column
+    plans = []
     for arr in contract.child_arrays():
         item = arr.items
         assert item is not None
         item_schema = T.StructType(
             [T.StructField(c.name, T.StringType(), True) for c in item.fields]
         )
-        exploded = parsed.where(F.size("_reasons") == 0).select(
-            "event_id",
-            contract_key_column(contract).alias(contract.field(contract.key).silver_column),
+        exploded = [
+            F.col("event_id"),
+            contract_key_column(contract).alias(key),
             F.posexplode(_parsed(arr.path)).alias("position", "_item"),
-        )
+        ]
         is_object = F.ltrim(F.col("_item")).startswith("{")
         obj = F.from_json(F.col("_item"), item_schema)
-        columns: dict[str, Column] = {}
+        columns: list[Column] = [F.col("event_id"), F.col(key), F.col("position")]
         for c in item.fields:
             scalar = (
                 F.when(~is_object, F.col("_item")) if c.name == item.scalar_field else F.lit(None)
@@ -485,15 +535,10 @@ def to_children(parsed: DataFrame, contract: Contract) -> dict[str, DataFrame]:
                 value = parse_time(value, c.format)
             elif c.type in ("int", "long", "double"):
                 value = value.cast(c.type)
-            columns[c.silver_column] = value
-        children[arr.child_table] = exploded.where(F.col("_item").isNotNull()).select(
-            "event_id",
-            contract.field(contract.key).silver_column,
-            "position",
-            *[col.alias(name) for name, col in columns.items()],
-            F.col("_item").alias("raw_item"),
-        )
-    return children
+            columns.append(value.alias(c.silver_column))
+        columns.append(F.col("_item").alias("raw_item"))
+        plans.append((arr.child_table, exploded, columns))
+    return plans
 
 
 def contract_key_column(contract: Contract) -> Column:

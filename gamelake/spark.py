@@ -29,6 +29,8 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log4j}",
         "spark.sql.shuffle.partitions": str(s.shuffle_partitions),
         "spark.ui.enabled": str(s.ui_enabled).lower(),
+        # Stage progress bars are carriage-return noise in a job's log; batches log themselves.
+        "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
         # JSON with a repeated key: the last one wins, as in most JSON parsers.
         "spark.sql.mapKeyDedupPolicy": "LAST_WIN",
