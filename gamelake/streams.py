@@ -28,9 +28,9 @@ from gamelake.io import (
     for_each_batch,
     read_delta_stream,
     read_kafka_stream,
-    write_delta_batch,
     write_delta_stream,
 )
+from gamelake.ledger import BatchLedger, append_batch
 from gamelake.pipeline import table_path
 from gamelake.progress import PROGRESS_TABLE, progress_frame
 from gamelake.silver import (
@@ -39,6 +39,7 @@ from gamelake.silver import (
     QUARANTINE_TABLE,
     SILVER_PARTITION_BY,
     parse_family,
+    scratch_columns,
     to_children,
     to_quarantine,
     to_silver,
@@ -60,13 +61,23 @@ class StreamOptions:
     dedup_watermark: str = "1 hour"
 
 
+APP_ID_MARKER = "gamelake_app_id"
+
+
 def checkpoint_app_id(checkpoint: Path, stage: str) -> str:
-    """The Delta txnAppId of a checkpoint: batch ids restart with a new checkpoint, so must it."""
+    """The app id of a checkpoint's writes: batch ids restart with a new checkpoint, so must it."""
     checkpoint.mkdir(parents=True, exist_ok=True)
-    marker = checkpoint / "gamelake_app_id"
+    marker = checkpoint / APP_ID_MARKER
     if not marker.exists():
         marker.write_text(f"gamelake.{stage}.{uuid.uuid4().hex}\n")
     return marker.read_text().strip()
+
+
+def app_born_ms(checkpoint: Path) -> int | None:
+    """When the checkpoint's app id was made (ms since the epoch): no commit of the app is
+    older. None when the checkpoint has none yet."""
+    marker = checkpoint / APP_ID_MARKER
+    return int(marker.stat().st_mtime * 1000) if marker.exists() else None
 
 
 def start_bronze(
@@ -117,12 +128,15 @@ def write_silver_batch(
     app_id: str,
     rejects_family: str,
     gate: SilverGate | None = None,
+    ledger: BatchLedger | None = None,
 ) -> dict[str, int]:
     """Split one bronze micro-batch into silver, child and quarantine tables, at most once.
 
-    Every write carries (app_id, batch_id) as Delta txnAppId/txnVersion, so replaying the
-    batch after a crash skips the tables already written. Returns rows written per table.
+    Every commit carries (app_id, batch_id), and `ledger` (a new one reads the tables' logs)
+    knows which tables hold it, so replaying the batch after a crash skips the tables
+    already written. Returns rows written per table.
     """
+    ledger = ledger if ledger is not None else BatchLedger()
     started = time.monotonic()
     # A batch has a partition per bronze file read; a dozen commits over dozens of tiny
     # partitions cost more in tasks and small files than the rows themselves.
@@ -139,13 +153,13 @@ def write_silver_batch(
         if gate is not None:
             # Failed drop rules join the contract's reasons: to_silver/to_quarantine route them.
             parsed = {f: gate.rows(p, contracts[f]) for f, p in parsed.items()}
-        # The text and dedup key are spent once the reasons are known: not worth caching.
-        parsed = {f: p.drop("_text", DEDUP_KEY).persist() for f, p in parsed.items()}
+        # What is spent once the reasons are known is not worth caching: the member maps
+        # were most of a cached row (a 100k-row batch: parse phase 20 s -> see bench).
+        parsed = {f: p.drop(*scratch_columns(contracts[f])).persist() for f, p in parsed.items()}
         # Counting fills the caches, before the gate and the writes read them; the gate's
         # row-rule counts ride along in the same jobs.
-        counted = _count_families(
-            parsed, {f: gate.count_columns(f) for f in parsed} if gate is not None else {}
-        )
+        extra = {f: gate.count_columns(contracts[f]) for f in parsed} if gate is not None else {}
+        counted = _count_families(parsed, extra)
         parsed_at = time.monotonic()
         valid_counts = {f: int(row[VALID] or 0) for f, row in counted.items()}
         writes: list[_TableWrite] = []
@@ -191,14 +205,15 @@ def write_silver_batch(
             ))  # fmt: skip
         written[f"ops.{QUARANTINE_TABLE}"] = quarantined
         judged_at = time.monotonic()
-        _write_tables(writes, batch_id)
+        _write_tables(writes, batch_id, ledger)
         written_at = time.monotonic()
 
         rows_in = sum(per_family.values())
         duration_ms = _ms(started, written_at)
         _record_progress(
-            batch.sparkSession, lake, app_id, "silver", batch_id, rows_in, written, duration_ms
-        )
+            batch.sparkSession, lake, app_id, "silver", batch_id, rows_in, written, duration_ms,
+            ledger,
+        )  # fmt: skip
         log.info(
             "silver batch %d: %d rows in, %d to silver, %d quarantined, %d ms "
             "(read+dedup %d, parse+row rules %d, batch rules+quarantine %d, %d writes %d)",
@@ -227,18 +242,18 @@ class _TableWrite:
     rows: DataFrame
     path: Path
     partition_by: tuple[str, ...]
-    txn_app_id: str
+    app_id: str
 
 
-def _write_tables(writes: list[_TableWrite], batch_id: int) -> None:
+def _write_tables(writes: list[_TableWrite], batch_id: int, ledger: BatchLedger) -> None:
     """Append each output of a micro-batch to its Delta table, several tables at a time.
 
-    Each write is idempotent per (txn_app_id, batch_id); if one fails the handler raises,
+    Each write is idempotent per (app_id, batch_id); if one fails the handler raises,
     the batch is not marked done, and its replay skips the tables already committed.
     """
     with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
         futures = [
-            pool.submit(write_delta_batch, w.rows, w.path, w.partition_by, w.txn_app_id, batch_id)
+            pool.submit(append_batch, w.rows, w.path, w.partition_by, w.app_id, batch_id, ledger)
             for w in writes
         ]
         for future in futures:
@@ -276,6 +291,7 @@ def _record_progress(
     rows_in: int,
     written: Mapping[str, int],
     duration_ms: int,
+    ledger: BatchLedger,
 ) -> None:
     """Append one row per output table of a micro-batch to ops.stream_progress (at most once)."""
     rows = [
@@ -283,8 +299,8 @@ def _record_progress(
         for table, count in sorted(written.items())
     ]
     path = table_path(lake, "ops", PROGRESS_TABLE)
-    write_delta_batch(
-        progress_frame(spark, rows), path, (), f"{app_id}.ops.{PROGRESS_TABLE}", batch_id
+    append_batch(
+        progress_frame(spark, rows), path, (), f"{app_id}.ops.{PROGRESS_TABLE}", batch_id, ledger
     )
 
 
@@ -294,8 +310,10 @@ def make_silver_batch_handler(
     app_id: str,
     rejects_family: str,
     gate: SilverGate | None = None,
+    born_ms: int | None = None,
 ) -> Callable[[DataFrame, int], None]:
-    """The foreachBatch handler of the silver stage, bound to its contracts, lake and app id."""
+    """The foreachBatch handler of the silver stage, bound to its contracts, lake and app id
+    (made at `born_ms`), with a ledger of the batches its tables hold."""
     return functools.partial(
         _silver_handler,
         contracts=dict(contracts),
@@ -303,6 +321,7 @@ def make_silver_batch_handler(
         app_id=app_id,
         rejects_family=rejects_family,
         gate=gate,
+        ledger=BatchLedger(born_ms),
     )
 
 
@@ -335,7 +354,12 @@ def start_silver(
     return for_each_batch(
         source,
         make_silver_batch_handler(
-            contracts, lake, app_id, rejects_family, gate.bound(app_id) if gate else None
+            contracts,
+            lake,
+            app_id,
+            rejects_family,
+            gate.bound(app_id) if gate else None,
+            app_born_ms(checkpoint),
         ),
         checkpoint,
         query_name="silver",
