@@ -4,7 +4,7 @@ Silver (streaming), inside the batch handler, before anything is written:
 
     gate = SilverGate(rules, lake, app_id, SuiteRunner(docs_dir))
     parsed = {f: gate.rows(parse_family(batch, c), c).persist() for f, c in present}
-    counted = {f: p.agg(valid, *gate.count_columns(f)).first() for f, p in parsed.items()}
+    counted = {f: p.agg(valid, *gate.count_columns(c)).first() for f, p in parsed.items()}
     results = gate.judge(spark, parsed, contracts, counted)
     gate.verdict(spark, batch_id, results)   # raises GateFailed: nothing written
     ... the results are appended to ops.dq_results with the batch's other writes
@@ -33,6 +33,7 @@ from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from gamelake.contracts import Contract
+from gamelake.dq.metrics import batch_metric_aggs, batch_results
 from gamelake.dq.results import (
     Evaluation,
     GateFailed,
@@ -60,6 +61,7 @@ from gamelake.silver import silver_columns, to_silver
 log = logging.getLogger(__name__)
 
 CONTRACT_OK = "_contract_ok"
+BOUND_ROWS = "_bound_rows"
 # Families judged at once: their Spark jobs (Arrow transfers, anti-joins) overlap on 2 cores.
 SUITE_THREADS = 3
 
@@ -228,10 +230,17 @@ class SilverGate:
             }
         ).drop(*added)
 
-    def count_columns(self, family: str) -> list[Column]:
-        """Aggregations counting the family's row rules over the rows that met their contract,
-        for the job that counts the batch's valid rows (`judge(counted=...)` reads them)."""
-        return row_rule_aggs(self.table_rules(family), where=F.col(CONTRACT_OK))
+    def count_columns(self, contract: Contract) -> list[Column]:
+        """Aggregations for the job that counts the batch's valid rows (`judge(counted=...)`
+        reads them): the family's row rules over the rows that met their contract, and its
+        batch rules' metrics over the rows bound for silver."""
+        rules = self.table_rules(contract.family)
+        bound = F.size("_reasons") == 0
+        return [
+            *row_rule_aggs(rules, where=F.col(CONTRACT_OK)),
+            F.sum(bound.cast("long")).alias(BOUND_ROWS),
+            *batch_metric_aggs(rules, silver_columns(contract), bound),
+        ]
 
     def judge(
         self,
@@ -243,8 +252,10 @@ class SilverGate:
         """Every rule's result over one micro-batch (`rows` outputs by family); writes nothing.
 
         `counted`: per family, a row of `count_columns` aggregations already computed (else
-        one job per family counts them). Families' batch suites and referential checks run
-        side by side: their Spark jobs overlap, only GX's validations take turns.
+        one job per family counts them). Batch rules are judged from those metrics; a family
+        whose metrics fail a rule or cannot settle one is validated by its GX suite instead.
+        Families' suites and referential checks run side by side: their Spark jobs overlap,
+        only GX's validations take turns.
         """
 
         spent: dict[str, str] = {}
@@ -253,16 +264,19 @@ class SilverGate:
             rules, parsed = self.table_rules(family), gated[family]
             row = counted.get(family) if counted is not None else None
             if row is None:  # not counted by the caller: a job of its own
-                row = parsed.agg(*self.count_columns(family)).first()
+                row = parsed.agg(*self.count_columns(contracts[family])).first()
             results = _counted_results(rules, *row_rule_values(row, rules))
             if any(r.level != "row" for r in rules):
                 started = time.monotonic()
                 bound = to_silver(parsed, contracts[family])
-                results += self.runner.run(bound, rules)
+                native = batch_results(rules, row, int(row[BOUND_ROWS] or 0))
+                passed = native is not None and all(r.passed for r in native)
+                # The suite has the last word (and writes Data Docs) where metrics do not pass.
+                results += native if passed else self.runner.run(bound, rules)
                 suite_at = time.monotonic()
                 results += referential_results(spark, bound, rules, self.lake)
                 spent[family] = (
-                    f"{family} suite {suite_at - started:.1f} s"
+                    f"{family} {'metrics' if passed else 'suite'} {suite_at - started:.1f} s"
                     f" referential {time.monotonic() - suite_at:.1f} s"
                 )
             return results

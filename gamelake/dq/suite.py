@@ -38,7 +38,7 @@ KEEP_RESULTS = 50
 DOCS_SITE = "gamelake"
 _DISTRIBUTION = ("mean", "stddev", "distinct_ratio")
 # Checks that judge the values a batch has: without any, there is nothing to judge.
-_NEEDS_VALUES = (*_DISTRIBUTION, "freshness")
+NEEDS_VALUES = (*_DISTRIBUTION, "freshness")
 
 
 def batch_rules(rules: Sequence[Rule]) -> list[Rule]:
@@ -290,7 +290,7 @@ class SuiteRunner:
         by_rule = {res.expectation_config.meta["rule"]: res for res in validation.results}
         return [
             _result(r, by_rule[r.name], rows, anchors.get(r.name))
-            if r.kind not in _NEEDS_VALUES or batch.values.get(str(r.column))
+            if r.kind not in NEEDS_VALUES or batch.values.get(str(r.column))
             else RuleResult(r, True, "no values", None, rows)
             for r in rules
         ]
@@ -309,7 +309,7 @@ def warm_up_in_background(runners: Sequence[SuiteRunner]) -> None:
         threading.Thread(target=warm_all, name="gx-warm-up", daemon=True).start()
 
 
-def _fmt(value: Any) -> str | None:
+def fmt_observed(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, float):
@@ -359,4 +359,4 @@ def _result(rule: Rule, res, rows: int, anchor: dt.datetime | None) -> RuleResul
             unexpected,
             int(result.get("element_count", rows)),
         )
-    return RuleResult(rule, passed, _fmt(observed), None, rows)
+    return RuleResult(rule, passed, fmt_observed(observed), None, rows)
