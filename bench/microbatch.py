@@ -56,10 +56,13 @@ def bronze_rows(spark, contracts, events: int, secret_keys: list[str]):
     from gamelake.bronze import to_bronze
     from gamelake.silver import with_event_id
 
-    options = GeneratorOptions(
-        seed=3, events=events, late_fraction=0.02, duplicate_fraction=0.03, malformed_fraction=0.05
-    )
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    # Event times of the last hour, as a live stream has them (the freshness rules judge them).
+    start_ms = int(now.replace(tzinfo=dt.UTC).timestamp() * 1000) - 3_600_000
+    options = GeneratorOptions(
+        seed=3, events=events, late_fraction=0.02, duplicate_fraction=0.03,
+        malformed_fraction=0.05, start_ms=start_ms, world_rate=max(1.0, events / 3600),
+    )  # fmt: skip
     rows = [
         (r.key, r.value, f"{TOPIC_PREFIX}{r.family}", 0, i, now)
         for i, r in enumerate(generate(contracts, options))

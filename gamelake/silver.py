@@ -152,6 +152,7 @@ def json_object(text: Column) -> Column:
 
 
 DEDUP_KEY = "_dedup_key"
+RESCUED = "_rescued_data"
 
 
 def with_event_id(bronze: DataFrame) -> DataFrame:
@@ -353,7 +354,16 @@ def parse_family(bronze: DataFrame, contract: Contract) -> DataFrame:
     rows = with_nested_members(rows, contract).withColumn(
         _PARSED, F.from_json("_text", contract.spark_schema(), JSON_OPTIONS)
     )
-    return rows.withColumns(_reason_columns(contract))
+    # Drift is read from the member maps here, so that callers may drop the maps (the bulk
+    # of a parsed row) before caching it: see `scratch_columns`.
+    return rows.withColumns({**_reason_columns(contract), RESCUED: rescued_data(contract)})
+
+
+def scratch_columns(contract: Contract) -> list[str]:
+    """Columns of `parse_family` output that nothing after it reads: the text and the
+    member maps (spent once the reasons and rescued data are known), the dedup key."""
+    maps = [_members_column(path) for path, _ in _object_levels(contract)]
+    return ["_text", DEDUP_KEY, *maps]
 
 
 @per_contract
@@ -435,7 +445,7 @@ def silver_columns(contract: Contract) -> dict[str, Column]:
             columns.setdefault(name, col)  # envelope columns win (event_type, event_id...)
     columns.update(
         {
-            "_rescued_data": rescued_data(contract),
+            RESCUED: F.col(RESCUED),
             "kafka_partition": F.col("kafka_partition"),
             "kafka_offset": F.col("kafka_offset"),
             "ingested_at": F.col("ingested_at"),
