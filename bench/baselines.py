@@ -121,7 +121,7 @@ def duckdb_baseline(
 
 def kafka_baseline(settings, contracts: dict[str, Contract], events: int) -> dict[str, Any]:
     """Raw consume rate: produce the events to private topics, then read them all once."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     bootstrap = settings.kafka.bootstrap_servers
     prefix = f"bench.baselines{uuid.uuid4().hex[:8]}."
@@ -138,7 +138,12 @@ def kafka_baseline(settings, contracts: dict[str, Contract], events: int) -> dic
                 "auto.offset.reset": "earliest",
             }
         )
-        consumer.assign([TopicPartition(t, p) for t in topics.values() for p in range(2)])
+        # Explicit start offsets: without them the consumer first asks the group coordinator
+        # for committed offsets, and a broker still loading its coordinator (right after
+        # `bench ingest` on a fresh one) left it waiting out the whole deadline: 0 records.
+        consumer.assign(
+            [TopicPartition(t, p, OFFSET_BEGINNING) for t in topics.values() for p in range(2)]
+        )
         seen, nbytes = 0, 0
         started = time.perf_counter()
         deadline = started + 300
