@@ -71,6 +71,7 @@ BENCH := timeout $(BENCH_TIMEOUT) $(BIN)/python -m bench
 bench: up ## Benchmarks, bounded; results and SUMMARY.md (with plots) in bench/results
 	-$(BENCH) generator --events $(GENERATOR_EVENTS)
 	-$(BENCH) collector --seconds 20
+	-$(BENCH) microbatch --sizes 1000,100000 --batches 6
 	-$(BENCH) ingest --events $(BENCH_EVENTS)
 	-$(BENCH) baselines --events $(BENCH_EVENTS)
 	-$(BENCH) freshness --rates $(FRESHNESS_RATES) --seconds 60

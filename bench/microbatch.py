@@ -156,7 +156,7 @@ def main(argv: list[str]) -> None:
     configure_logging()
     settings = load_settings(args.env)
     contracts = load_contracts(settings.paths.conf / "contracts")
-    area = settings.paths.state / "_bench" / f"microbatch-{uuid.uuid4().hex[:8]}"
+    area = settings.paths.state / "bench" / f"microbatch-{uuid.uuid4().hex[:8]}"
     spark = build_session(settings, app_name="bench-microbatch")
     results = []
     try:
