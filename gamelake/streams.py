@@ -141,13 +141,16 @@ def write_silver_batch(
     # A batch has a partition per bronze file read; a dozen commits over dozens of tiny
     # partitions cost more in tasks and small files than the rows themselves.
     parallelism = int(batch.sparkSession.conf.get("spark.sql.shuffle.partitions"))
-    batch = batch.coalesce(parallelism).persist()
+    cached = batch.coalesce(parallelism).persist()
     try:
         # One job says which families the batch holds; absent ones cost nothing.
-        per_family = {r["family"]: r["count"] for r in batch.groupBy("family").count().collect()}
+        per_family = {r["family"]: r["count"] for r in cached.groupBy("family").count().collect()}
         read_at = time.monotonic()
         if not per_family:
             return {}  # a no-data batch (the watermark moving on): nothing to record
+        # Each of the batch's ~30 jobs pays per task: a small batch is read as one partition.
+        wanted = -(-sum(per_family.values()) // ROWS_PER_PARTITION)
+        batch = cached.coalesce(max(1, min(parallelism, wanted)))
         present = [f for f in contracts if f in per_family]
         parsed = {f: parse_family(batch, contracts[f]) for f in present}
         if gate is not None:
@@ -225,7 +228,11 @@ def write_silver_batch(
             p.unpersist()
         return written
     finally:
-        batch.unpersist()
+        cached.unpersist()
+
+
+# Rows a task of the silver handler takes before a batch is split across more partitions.
+ROWS_PER_PARTITION = 50_000
 
 
 def _ms(since: float, until: float) -> int:
