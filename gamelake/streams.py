@@ -241,7 +241,7 @@ def _ms(since: float, until: float) -> int:
 
 # Delta commits are mostly driver-side waiting (log writes, snapshot updates): a few tables
 # committing at once keep both cores busy instead of one job at a time.
-WRITE_THREADS = 4
+WRITE_THREADS = 8
 
 
 @dataclasses.dataclass(frozen=True)
