@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,18 @@ def read_delta_stream(
     return reader.load(str(path))
 
 
+def delta_append(df: DataFrame, partition_by: Sequence[str], **options: str) -> DataFrameWriter:
+    """A writer appending `df` to a Delta table with `options` (txnAppId, userMetadata...)."""
+    writer = (
+        df.write.format("delta")
+        .mode("append")
+        # New contract fields become new columns instead of failing the stream.
+        .option("mergeSchema", "true")
+        .partitionBy(*partition_by)
+    )
+    return writer.options(**options)
+
+
 def write_delta_batch(
     df: DataFrame, path: Path, partition_by: Sequence[str], app_id: str, version: int
 ) -> None:
@@ -131,13 +143,4 @@ def write_delta_batch(
     Delta skips a write whose txnVersion is not above the last one committed for txnAppId,
     so a batch replayed after a crash never doubles its rows.
     """
-    (
-        df.write.format("delta")
-        .mode("append")
-        .option("txnAppId", app_id)
-        .option("txnVersion", str(version))
-        # New contract fields become new columns instead of failing the stream.
-        .option("mergeSchema", "true")
-        .partitionBy(*partition_by)
-        .save(str(path))
-    )
+    delta_append(df, partition_by, txnAppId=app_id, txnVersion=str(version)).save(str(path))

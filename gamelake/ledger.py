@@ -25,6 +25,8 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame
 
+from gamelake.io import delta_append
+
 log = logging.getLogger(__name__)
 
 DELTA_LOG = "_delta_log"
@@ -51,14 +53,18 @@ def _tagged_batch(user_metadata: object, app_id: str) -> int | None:
     return int(tag["batch"]) if tag.get("app") == app_id and "batch" in tag else None
 
 
-def _commits_newest_first(log_dir: Path) -> Iterator[tuple[int, Path]]:
-    versions = []
+def commit_versions(table: Path) -> list[int]:
+    """The versions of the Delta table's commit files still in its log, oldest first
+    (empty for a path that is no Delta table). Delta keeps the newest through log clean-up."""
+    log_dir = table / DELTA_LOG
+    if not log_dir.is_dir():
+        return []
     with os.scandir(log_dir) as entries:
-        for entry in entries:
-            m = _COMMIT_FILE.match(entry.name)
-            if m:
-                versions.append(int(m.group(1)))
-    for version in sorted(versions, reverse=True):
+        return sorted(int(m.group(1)) for e in entries if (m := _COMMIT_FILE.match(e.name)))
+
+
+def _commits_newest_first(log_dir: Path) -> Iterator[tuple[int, Path]]:
+    for version in reversed(commit_versions(log_dir.parent)):
         yield version, log_dir / f"{version:020d}.json"
 
 
@@ -163,14 +169,6 @@ def append_batch(
     if ledger.holds(table, app_id, batch_id):
         log.info("%s already holds batch %d of %s: skipped", table.name, batch_id, app_id)
         return False
-    (
-        df.write.format("delta")
-        .mode("append")
-        .option("userMetadata", batch_tag(app_id, batch_id))
-        # New contract fields become new columns instead of failing the stream.
-        .option("mergeSchema", "true")
-        .partitionBy(*partition_by)
-        .save(str(table))
-    )
+    delta_append(df, partition_by, userMetadata=batch_tag(app_id, batch_id)).save(str(table))
     ledger.committed(table, app_id, batch_id)
     return True

@@ -28,6 +28,7 @@ from pyspark.sql import functions as F
 
 from gamelake.dq.results import GateFailed
 from gamelake.gold import GOLD_LAYER
+from gamelake.ledger import commit_versions
 from gamelake.pipeline import table_path
 
 if TYPE_CHECKING:
@@ -364,9 +365,8 @@ def _next_version(path: Path) -> int:
     Read from the commit files' names: Delta keeps the newest commit's file through log
     clean-up, and DeltaTable.history costs a Spark job (~1 s per table here).
     """
-    names = (p.name.removesuffix(".json") for p in (path / "_delta_log").glob("*.json"))
-    versions = [int(n) for n in names if n.isdigit()]
-    return max(versions) + 1 if versions else 0
+    versions = commit_versions(path)
+    return versions[-1] + 1 if versions else 0
 
 
 def _refused(
