@@ -11,8 +11,9 @@ events that do not name one. Example::
      {"family": "user_score", "user_id": "u1", "team_id": "t1", "score": 7,
       "event_time_millis": 1700000000000}]
 
-Every event is stripped of secret fields first (the union of every contract's
-``secret: true`` paths, e.g. game_api ``password``), whether it is accepted or not, then
+Every event is stripped of secret fields first (any key, at any depth, that the secret
+policy names: conf/secrets.yaml's words such as ``pwd`` or ``token`` plus every contract's
+``secret: true`` field), whether it is accepted or not, then
 validated against its family's JSON Schema (derived from conf/contracts). A valid event
 gets its envelope -- ``event_id`` (uuid4 hex) when missing, ``received_at`` (ISO-8601 UTC,
 always set by the collector), ``source: "collector"`` when missing, ``schema_version`` from
@@ -64,7 +65,6 @@ short texts; an unknown user is a 404.
 from __future__ import annotations
 
 import dataclasses
-import re
 import socket
 import threading
 import time
@@ -82,8 +82,10 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gamelake.config import project_root
 from gamelake.contracts import Contract, get_value
 from gamelake.errors import GamelakeError
+from gamelake.secrets import SecretPolicy, declared_secrets, load_policy
 
 # Belongs in conf/pipeline.yaml (topics.rejects) once PipelineConf carries it.
 DEFAULT_REJECTS_TOPIC = "gamelake._rejects"
@@ -357,22 +359,6 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def remove_secrets(event: Any, paths: list[tuple[str, ...]]) -> Any:
-    """The event with every secret path deleted (in place; non-objects are returned as given)."""
-    for path in paths:
-        parent = get_value(event, path[:-1])
-        if isinstance(parent, dict):
-            parent.pop(path[-1], None)
-    return event
-
-
-def redact_raw(text: str, secret_names: set[str]) -> str:
-    """Text of an unparseable body with the string values of secret-named keys blanked."""
-    for name in sorted(secret_names):
-        text = re.sub(rf'("{re.escape(name)}"\s*:\s*)"(?:[^"\\]|\\.)*"?', r'\1"[redacted]"', text)
-    return text
-
-
 def _error_path(error: Any) -> str:
     parts = [str(p) for p in error.absolute_path]
     if error.validator == "required" and isinstance(error.instance, dict):
@@ -428,11 +414,13 @@ class Collector:
         topic_for: Callable[[str], str],
         rejects_topic: str,
         clock: Callable[[], datetime],
+        secrets: SecretPolicy | None = None,
     ):
         self.families = {name: Family.build(c, topic_for(name)) for name, c in contracts.items()}
-        # Secrets go whatever the family says, so a mislabelled event cannot leak one.
-        self.secret_paths = sorted({p for c in contracts.values() for p in c.secret_paths()})
-        self.secret_names = {p[-1] for p in self.secret_paths}
+        # Secrets go by policy whatever the family says, so a mislabelled event cannot leak one.
+        self.secrets = secrets or load_policy(
+            project_root() / "conf", declared_secrets(contracts)
+        )
         self.sink = sink
         self.rejects_topic = rejects_topic
         self.clock = clock
@@ -451,7 +439,7 @@ class Collector:
                     event, received_at, request,
                 )  # fmt: skip
                 continue
-            remove_secrets(event, self.secret_paths)
+            self.secrets.strip(event)
             name = event.get("family", default_family)
             family = self.families.get(name) if isinstance(name, str) else None
             if family is None:
@@ -485,7 +473,7 @@ class Collector:
             "family": None,
             "index": None,
             "errors": [{"path": "", "message": error}],
-            "raw": redact_raw(text, self.secret_names),
+            "raw": self.secrets.redact_text(text),
             "raw_bytes": len(body),
             "truncated": len(body) > limit,
             "received_at": iso_utc(self.clock()),
@@ -614,9 +602,10 @@ def create_app(
     max_events: int = DEFAULT_MAX_EVENTS,
     raw_reject_bytes: int = DEFAULT_RAW_REJECT_BYTES,
     clock: Callable[[], datetime] = utc_now,
+    secrets: SecretPolicy | None = None,
 ) -> FastAPI:
     """The collector's ASGI app over the given contracts, sink and topic names."""
-    collector = Collector(contracts, producer, topic_for, rejects_topic, clock)
+    collector = Collector(contracts, producer, topic_for, rejects_topic, clock, secrets)
     app = FastAPI(
         title="gamelake collector",
         version="1",

@@ -14,6 +14,7 @@ from gamelake.contracts import Contract, load_contracts
 from gamelake.dq.gate import SilverGate, TableGate, silver_gate, table_gate
 from gamelake.dq.suite import warm_up_in_background
 from gamelake.pipeline import PipelineConf, load_pipeline_conf, table_path
+from gamelake.secrets import SecretPolicy, declared_secrets, load_policy
 from gamelake.streams import StreamOptions
 
 log = logging.getLogger(__name__)
@@ -167,9 +168,9 @@ def resolve(args: argparse.Namespace) -> JobContext:
     )
 
 
-def secret_keys(contracts: dict[str, Contract]) -> list[str]:
-    """Names of the fields that must never land, over every family."""
-    return sorted({path[-1] for c in contracts.values() for path in c.secret_paths()})
+def secret_policy(job: JobContext) -> SecretPolicy:
+    """What never lands: conf/secrets.yaml's names plus every contract's declared secrets."""
+    return load_policy(job.settings.paths.conf, declared_secrets(job.contracts))
 
 
 # Libraries whose INFO lines are per-call chatter (py4j: every callback; GX: every

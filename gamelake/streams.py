@@ -33,6 +33,7 @@ from gamelake.io import (
 from gamelake.ledger import BatchLedger, append_batch
 from gamelake.pipeline import table_path
 from gamelake.progress import PROGRESS_TABLE, progress_frame
+from gamelake.secrets import SecretPolicy
 from gamelake.silver import (
     DEDUP_KEY,
     QUARANTINE_PARTITION_BY,
@@ -85,7 +86,7 @@ def start_bronze(
     bootstrap_servers: str,
     topic_pattern: str,
     topic_prefix: str,
-    secret_keys: list[str],
+    secrets: SecretPolicy,
     target: Path,
     partition_by: tuple[str, ...],
     checkpoint: Path,
@@ -100,7 +101,7 @@ def start_bronze(
         options.max_offsets_per_trigger,
     )
     return write_delta_stream(
-        to_bronze(source, topic_prefix, secret_keys),
+        to_bronze(source, topic_prefix, secrets),
         target,
         checkpoint,
         partition_by,

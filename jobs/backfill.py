@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         plan.start,
         plan.end,
         job.topic_prefix,
-        jobargs.secret_keys(job.contracts),
+        jobargs.secret_policy(job),
         job.bronze_path,
         job.pipeline.bronze_partition_by,
     )
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             bootstrap,
             job.topic_pattern,
             job.topic_prefix,
-            jobargs.secret_keys(job.contracts),
+            jobargs.secret_policy(job),
             job.bronze_path,
             job.pipeline.bronze_partition_by,
             checkpoint,

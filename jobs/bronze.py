@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         job.settings.kafka.bootstrap_servers,
         job.topic_pattern,
         job.topic_prefix,
-        jobargs.secret_keys(job.contracts),
+        jobargs.secret_policy(job),
         job.bronze_path,
         job.pipeline.bronze_partition_by,
         job.checkpoints / "bronze" / job.pipeline.bronze_table,

@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
         from gamelake.errors import GamelakeError
         from gamelake.kafka_io import ensure_family_topics
         from gamelake.pipeline import load_pipeline_conf
+        from gamelake.secrets import declared_secrets, load_policy
 
         if producer not in PRODUCERS:
             raise GamelakeError(f"unknown producer {producer!r}", fix=f"one of: {PRODUCERS}")
@@ -56,8 +57,9 @@ def register(app: typer.Typer) -> None:
         sink = ConfluentSink(bootstrap) if producer == "confluent" else KafkaPythonSink(bootstrap)
         sink.check()
         collector_app = create_app(
-            contracts, sink, pipeline.topic_for, pipeline.rejects_topic, health_check=sink.check
-        )
+            contracts, sink, pipeline.topic_for, pipeline.rejects_topic, health_check=sink.check,
+            secrets=load_policy(settings.paths.conf, declared_secrets(contracts)),
+        )  # fmt: skip
         log.info(
             "collector on http://%s:%d (docs at /docs) -> Kafka %s, rejects to %s",
             host, port, bootstrap, pipeline.rejects_topic,

@@ -21,6 +21,7 @@ from gamelake.bronze import to_bronze
 from gamelake.io import write_delta_batch
 from gamelake.ops.offsets import Offsets, offsets_json, range_size, spark_range_options
 from gamelake.ops.retry import DEFAULT_BACKOFF, Backoff, with_conflict_retry
+from gamelake.secrets import SecretPolicy
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def backfill_bronze(
     start: Offsets,
     end: Offsets,
     topic_prefix: str,
-    secret_keys: Sequence[str],
+    secrets: SecretPolicy,
     target: Path,
     partition_by: Sequence[str],
 ) -> BackfillResult:
@@ -139,7 +140,7 @@ def backfill_bronze(
         return BackfillResult(0, 0, 0, 0)
     source = read_kafka_range(spark, bootstrap_servers, start, end)
     # Persisted: the count and the merge must see the same rows (and the same ingest time).
-    rows = to_bronze(source, topic_prefix, secret_keys).persist()
+    rows = to_bronze(source, topic_prefix, secrets).persist()
     try:
         read = rows.count()
         log.info("backfill: %d records read from Kafka (%d offsets in range)", read, expected)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 from gamelake.bronze import to_bronze
+from gamelake.secrets import SecretPolicy
 
 KAFKA_COLUMNS = (
     "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
@@ -50,7 +51,7 @@ def test_secrets_are_redacted_wherever_they_appear(spark):
     out = {
         r.kafka_offset: bytes(r.value)
         for r in to_bronze(
-            spark.createDataFrame(rows, KAFKA_COLUMNS), "gamelake.", ["password"]
+            spark.createDataFrame(rows, KAFKA_COLUMNS), "gamelake.", SecretPolicy(words=(), exact=("password",))
         ).collect()
     }
     assert out[0] == b'{"user_id": "u1", "password": "[REDACTED]", "x": 1}'
