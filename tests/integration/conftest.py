@@ -24,6 +24,7 @@ from gamelake.pipeline import load_pipeline_conf
 from gamelake.runtime import stack
 from gamelake.spark import submit_command
 from tests.integration.jobrun import run_to_end
+from tests.secret_corpus import add_generated_secrets, hand_written
 
 pytestmark = pytest.mark.integration
 
@@ -83,12 +84,13 @@ def lake_run(services: Settings):
     settings = services
     run_id = uuid.uuid4().hex[:8]
     contracts = load_contracts(settings.paths.conf / "contracts")
-    records = list(
-        generate(contracts, GeneratorOptions(events=LAKE_RUN_EVENTS, **LAKE_RUN_OPTIONS))
-    )
+    generated = generate(contracts, GeneratorOptions(events=LAKE_RUN_EVENTS, **LAKE_RUN_OPTIONS))
+    # Secrets under names no contract declares ride along (test_secrets_never_land).
+    records = add_generated_secrets(generated) + hand_written()
     prefix = f"gltest{run_id}."
     bootstrap = settings.kafka.bootstrap_servers
-    kafka_io.create_topics(bootstrap, [prefix + f for f in contracts], partitions=2,
+    families = sorted({*contracts, *(r.family for r in records)})
+    kafka_io.create_topics(bootstrap, [prefix + f for f in families], partitions=2,
                            retention_hours=2)  # fmt: skip
     sent = kafka_io.produce(bootstrap, [(prefix + r.family, r.key, r.value) for r in records])
     assert sent == len(records)

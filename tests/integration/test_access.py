@@ -14,6 +14,7 @@ import pytest
 from trino.exceptions import TrinoUserError
 
 from gamelake import trino_client
+from tests.lake_text import lake_text
 
 pytestmark = pytest.mark.integration
 
@@ -121,39 +122,6 @@ def test_silver_masks_ip_to_24_and_hashes_names(lake_run, analyst):
     assert landed - {None} <= {hashlib.sha256(str(n).encode()).hexdigest() for n in user_names}
 
 
-def _text_values(array) -> list:
-    """Every string/binary value inside a pyarrow array, nested ones included."""
-    import pyarrow as pa
-
-    t = array.type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return [v.encode() for v in array.to_pylist() if v is not None]
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return [v for v in array.to_pylist() if v is not None]
-    if pa.types.is_struct(t):
-        return [v for i in range(t.num_fields) for v in _text_values(array.field(i))]
-    if pa.types.is_map(t):
-        return _text_values(array.keys) + _text_values(array.items)
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return _text_values(array.flatten())
-    return []  # numbers, dates, booleans: no secret text in them
-
-
-def _lake_text(paths) -> bytes:
-    """Every file's bytes, and for Parquet files (compressed) every text value decoded."""
-    import pyarrow.parquet as pq
-
-    chunks = []
-    for path in paths:
-        data = path.read_bytes()
-        chunks.append(data)
-        if path.suffix == ".parquet" and data[:4] == b"PAR1":
-            for column in pq.read_table(path).columns:
-                for chunk in column.chunks:
-                    chunks.extend(_text_values(chunk))
-    return b"\n".join(chunks)
-
-
 def test_no_generated_password_lands_anywhere_in_the_lake(lake_run):
     passwords = set()
     for r in lake_run.records:
@@ -164,7 +132,7 @@ def test_no_generated_password_lands_anywhere_in_the_lake(lake_run):
     files = [
         p for root in (lake_run.lake, lake_run.checkpoints) for p in root.rglob("*") if p.is_file()
     ]
-    text = _lake_text(files)
+    text = lake_text(files)
     # The scan sees decoded column values: a non-secret field of the same events is found.
     user_ids = {
         e["user_id"] for e in _sent(lake_run, "game_api") if isinstance(e.get("user_id"), str)
