@@ -28,7 +28,12 @@ def redact_secrets(value: Column, secrets: SecretPolicy | None) -> Column:
     redacted = text
     for pattern, replacement in secrets.replacements("java"):
         redacted = F.regexp_replace(redacted, pattern, replacement)
-    mentions = text.rlike(secrets.key_regex("java"))
+    # Plain substring tests first: the regex costs ~15 us a record, most records need none.
+    lower = F.lower(text)
+    hinted = F.lit(False)
+    for hint in secrets.hints:
+        hinted = hinted | lower.contains(hint)
+    mentions = hinted & text.rlike(secrets.key_regex("java"))
     return F.when(mentions, F.encode(redacted, "UTF-8")).otherwise(value)
 
 

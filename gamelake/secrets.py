@@ -66,6 +66,15 @@ class SecretPolicy:
         guard = f'(?!(?:{allowed})")' if allowed else ""
         return f"(?i:{guard}(?:{'|'.join(options)}))"
 
+    @cached_property
+    def hints(self) -> tuple[str, ...]:
+        """Lower-case texts one of which every secret key contains: a cheap test before the regex.
+
+        A word's longest part, since separators may sit between parts (api_key: "api").
+        """
+        parts = [max(re.split(r"[-_.\s]+", w.strip().lower()), key=len) for w in self.words]
+        return tuple(sorted({p for p in [*parts, *(e.lower() for e in self.exact)] if p}))
+
     def is_secret(self, key: str) -> bool:
         """True when an object key's name says its value is a secret."""
         # Quoted as in JSON text: the exceptions' guard looks for the closing quote.
@@ -97,15 +106,15 @@ class SecretPolicy:
         return re.compile(self.key_regex("python")), passes, re.compile(f'"{self.name_regex}"')
 
     def mentions(self, text: str) -> bool:
-        """True when a text has a secret key in it (the cheap test before masking)."""
-        return self._compiled[0].search(text) is not None
+        """True when a text has a secret key in it."""
+        lower = text.lower()
+        return any(h in lower for h in self.hints) and self._compiled[0].search(text) is not None
 
     def redact_text(self, text: str) -> str:
         """The text with every secret key's value masked; unchanged when it has none."""
-        mention, passes, _ = self._compiled
-        if mention.search(text) is None:
+        if not self.mentions(text):
             return text
-        for pattern, replacement in passes:
+        for pattern, replacement in self._compiled[1]:
             text = pattern.sub(replacement, text)
         return text
 
