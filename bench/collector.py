@@ -22,6 +22,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -93,19 +94,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(port: int, bootstrap: str, producer: str) -> None:
+def serve(port: int, bootstrap: str, producer: str, keys_file: Path) -> None:
     """Nothing: runs the collector on the loopback port until terminated."""
     import uvicorn
 
     from gamelake.collector import ConfluentSink, KafkaPythonSink, create_app
     from gamelake.config import project_root
     from gamelake.contracts import load_contracts
+    from gamelake.keys import KeyRing, RateLimiter
 
     sink = ConfluentSink(bootstrap) if producer == "confluent" else KafkaPythonSink(bootstrap)
     contracts = load_contracts(project_root() / "conf" / "contracts")
+    # The key is checked on every request as in service; no rate limit, to measure throughput.
     app = create_app(
-        contracts, sink, lambda f: TOPIC_PREFIX + f, REJECTS_TOPIC, health_check=sink.check
-    )
+        contracts, sink, lambda f: TOPIC_PREFIX + f, REJECTS_TOPIC, health_check=sink.check,
+        keys=KeyRing(keys_file), rate_limiter=RateLimiter(rate=0),
+    )  # fmt: skip
     try:
         uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
     finally:
@@ -118,7 +122,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _load(url: str, bodies: list[bytes], concurrency: int, warmup_s: float, seconds: float):
+async def _load(
+    url: str, key: str, bodies: list[bytes], concurrency: int, warmup_s: float, seconds: float
+):
     import httpx2
 
     latencies: list[float] = []
@@ -135,7 +141,9 @@ async def _load(url: str, bodies: list[bytes], concurrency: int, warmup_s: float
             body = bodies[i % len(bodies)]
             i += concurrency
             response = await client.post(
-                url, content=body, headers={"content-type": "application/json"}
+                url,
+                content=body,
+                headers={"content-type": "application/json", "authorization": f"Bearer {key}"},
             )
             done = time.perf_counter()
             if now < measure_from:
@@ -165,14 +173,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from gamelake.config import load_settings
     from gamelake.kafka_io import create_topics
+    from gamelake.keys import create_key, key_store_path
 
     settings = load_settings(args.env)
     bootstrap = settings.kafka.bootstrap_servers
     create_topics(bootstrap, [TOPIC_PREFIX + f for f in FAMILIES] + [REJECTS_TOPIC], 2, 1)
     port = free_port()
+    keys_dir = tempfile.TemporaryDirectory(prefix="bench-collector-keys-")
+    keys_file = key_store_path(Path(keys_dir.name))
+    _, key = create_key(keys_file, "bench")
     server = subprocess.Popen(
         [sys.executable, "-m", "bench.collector", "serve", "--port", str(port),
-         "--bootstrap", bootstrap, "--producer", args.producer],
+         "--bootstrap", bootstrap, "--producer", args.producer, "--keys-file", str(keys_file)],
         cwd=Path(__file__).resolve().parent.parent,
     )  # fmt: skip
     try:
@@ -191,13 +203,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cpu_before = _cpu_seconds(server.pid)
         client_before = time.process_time()
         latencies, accepted, failures, elapsed = asyncio.run(
-            _load(f"{base}/v1/events", bodies, args.concurrency, args.warmup, args.seconds)
+            _load(f"{base}/v1/events", key, bodies, args.concurrency, args.warmup, args.seconds)
         )
         server_cpu = _cpu_seconds(server.pid) - cpu_before
         client_cpu = time.process_time() - client_before
     finally:
         server.terminate()
         server.wait(timeout=30)
+        keys_dir.cleanup()
     result = {
         "benchmark": "collector",
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -226,6 +239,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "concurrency": args.concurrency,
             "producer": args.producer,
             "producer_conf": "acks=all, idempotent, linger 2 ms, each request waits for its acks",
+            "auth": "a collector key checked on every request, no rate limit",
             "server": "uvicorn, 1 process, h11, access log off",
             "families": list(FAMILIES),
             "bootstrap": bootstrap,
@@ -245,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     srv.add_argument("--port", type=int, required=True)
     srv.add_argument("--bootstrap", required=True)
     srv.add_argument("--producer", default="confluent")
+    srv.add_argument("--keys-file", type=Path, required=True)
     parser.add_argument("--env", default="local", help="conf/env profile (Kafka address)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured duration")
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured lead-in")
@@ -254,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.command == "serve":
-        serve(args.port, args.bootstrap, args.producer)
+        serve(args.port, args.bootstrap, args.producer, args.keys_file)
         return
     result = run(args)
     print(json.dumps({k: result[k] for k in ("events_per_s", "requests_per_s", "latency_ms")}))

@@ -11,6 +11,13 @@ events that do not name one. Example::
      {"family": "user_score", "user_id": "u1", "team_id": "t1", "score": 7,
       "event_time_millis": 1700000000000}]
 
+Every request but ``/health``, ``/metrics``, ``/docs`` and ``/openapi.json`` -- the event
+routes and the seed 003 routes alike -- carries a collector key, ``Authorization: Bearer
+<key>`` (``gamelake keys create --source NAME`` makes one; gamelake/keys.py). The key is
+checked before the body is read; a request without an active key is refused, counted and
+logged (never the key), and nothing of it is written anywhere. Each key has a token bucket:
+``gamelake collect --rate-limit`` requests per second on average, ``--burst`` at once.
+
 Every event is stripped of secret fields first (any key, at any depth, that the secret
 policy names: conf/secrets.yaml's words such as ``pwd`` or ``token`` plus every contract's
 ``secret: true`` field), whether it is accepted or not, then
@@ -23,13 +30,18 @@ Kafka acknowledged every record of the request (acks=all), so nothing acknowledg
 
 Answers:
 
+- ``401 {"error": ...}`` (with ``WWW-Authenticate: Bearer``): no key, or one that is unknown
+  or revoked.
+- ``429 {"error": ...}`` with ``Retry-After: <seconds>``: the key is over its rate limit.
 - ``202 {"accepted": n, "rejected": 0}``: every event was valid and is in Kafka.
 - ``400 {"accepted": n, "rejected": m, "errors": [{"index": i, "family": f,
   "errors": [{"path": "parameters.player_id", "message": "..."}]}]}``: some events were
   invalid. A batch is *not* all-or-nothing: the valid events of a mixed batch are accepted
   and in Kafka; ``index`` is the position of each rejected event in the request (0 for a
   single object), so the client fixes and resends exactly those. A path is dotted from the
-  event's top level ("" for the event itself).
+  event's top level ("" for the event itself). An event whose record would be over Kafka's
+  message size limit (conf/pipeline.yaml ``topics.max_record_bytes``) is rejected the same
+  way, with reason ``too_large``; the rest of the batch still lands.
 - ``400 {"error": "malformed JSON: ...", "accepted": 0, "rejected": 1}``: the body is not JSON.
 - ``413 {"error": ...}``: the body is over the size limit (5 MiB by default) or holds more
   events than the per-request limit.
@@ -39,10 +51,13 @@ Answers:
 
 Every rejected event (secrets removed) and every malformed body (truncated, secret values
 blanked) is written to the rejects topic (``DEFAULT_REJECTS_TOPIC``) with its errors, so
-nothing sent is lost: ``{"reason", "family", "index", "errors", "event" | "raw",
-"received_at", "request": {"path", "user_agent"}}``.
+nothing sent with a valid key is lost: ``{"reason", "family", "index", "errors", "event" |
+"raw", "received_at", "request": {"path", "user_agent"}}``; an event too large for Kafka
+goes as ``raw``, the head of its JSON text (see gamelake/rejects.py).
 
 ``GET /health``: 200 ``{"status": "ok"}`` when the producer is usable, else 503.
+``GET /metrics``: ``{"refused": {"missing_key", "invalid_key", "rate_limited"},
+"active_keys"}``, the requests refused since start.
 
 Producers: ``ConfluentSink`` (librdkafka, the default of ``gamelake collect``) or
 ``KafkaPythonSink`` (pure Python, slower); both acks=all and idempotent. Validation runs the
@@ -65,6 +80,8 @@ short texts; an unknown user is a 404.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
 import socket
 import threading
 import time
@@ -85,14 +102,24 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gamelake.config import project_root
 from gamelake.contracts import Contract, get_value
 from gamelake.errors import GamelakeError
+from gamelake.kafka_io import RecordTooLarge, is_size_error, record_bytes
+from gamelake.keys import KeyRing, RateLimiter
+from gamelake.rejects import RAW_KEEP_BYTES, raw_keep, raw_reject
 from gamelake.secrets import SecretPolicy, declared_secrets, load_policy
+
+log = logging.getLogger("gamelake.collector")
 
 # Belongs in conf/pipeline.yaml (topics.rejects) once PipelineConf carries it.
 DEFAULT_REJECTS_TOPIC = "gamelake._rejects"
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 DEFAULT_MAX_EVENTS = 10_000
-# A malformed body is kept for diagnosis, not archived: its head is enough to see what broke.
-DEFAULT_RAW_REJECT_BYTES = 64 * 1024
+DEFAULT_RAW_REJECT_BYTES = RAW_KEEP_BYTES
+# librdkafka's own default message.max.bytes; `gamelake collect` passes conf/pipeline.yaml's.
+DEFAULT_MAX_RECORD_BYTES = 1_000_000
+# Routes a client reaches without a key: they write nothing.
+OPEN_PATHS = frozenset(
+    {"/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+)
 MAX_ERRORS_PER_EVENT = 20
 SOURCE = "collector"
 COMPAT_FAMILY = "game_api"
@@ -169,6 +196,8 @@ class ConfluentSink:
                 self._producer.poll(1.0)
                 self._producer.produce(topic, value, key, on_delivery=deliveries.delivered)
         except (BufferError, KafkaException) as exc:
+            if is_size_error(exc):
+                raise RecordTooLarge(f"{topic}: {exc.args[0]}") from exc
             raise GamelakeError(
                 f"Kafka producer refused a record for {topic}: {exc}",
                 fix="check `gamelake status` and the broker log",
@@ -264,6 +293,8 @@ class KafkaPythonSink:
         try:
             future = self._producer.send(topic, value=value, key=key)
         except KafkaError as exc:
+            if is_size_error(exc):
+                raise RecordTooLarge(f"{topic}: {exc}") from exc
             raise GamelakeError(
                 f"Kafka refused a record for {topic}: {exc}",
                 fix="check `gamelake status` and that the topic exists (`gamelake topics list`)",
@@ -415,15 +446,15 @@ class Collector:
         rejects_topic: str,
         clock: Callable[[], datetime],
         secrets: SecretPolicy | None = None,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     ):
         self.families = {name: Family.build(c, topic_for(name)) for name, c in contracts.items()}
         # Secrets go by policy whatever the family says, so a mislabelled event cannot leak one.
-        self.secrets = secrets or load_policy(
-            project_root() / "conf", declared_secrets(contracts)
-        )
+        self.secrets = secrets or load_policy(project_root() / "conf", declared_secrets(contracts))
         self.sink = sink
         self.rejects_topic = rejects_topic
         self.clock = clock
+        self.max_record_bytes = max_record_bytes
 
     def ingest(
         self, events: list[Any], default_family: str | None, request: dict[str, Any]
@@ -460,26 +491,23 @@ class Collector:
                     request,
                 )  # fmt: skip
                 continue
-            self.accept(family, event, received_at)
+            errors = self.accept(family, event, received_at)
+            if errors:
+                self.reject(outcome, index, name, "too_large", errors, event, received_at, request)
+                continue
             outcome.accepted += 1
         self.sink.flush()
         return outcome
 
     def reject_raw(self, body: bytes, error: str, request: dict[str, Any], limit: int) -> None:
         """Nothing: writes an unparseable body (truncated, secrets blanked) to the rejects topic."""
-        text = body[:limit].decode("utf-8", errors="replace")
-        record = {
-            "reason": "malformed_json",
-            "family": None,
-            "index": None,
-            "errors": [{"path": "", "message": error}],
-            "raw": self.secrets.redact_text(text),
-            "raw_bytes": len(body),
-            "truncated": len(body) > limit,
-            "received_at": iso_utc(self.clock()),
-            "request": request,
-        }
-        self.sink.send(self.rejects_topic, None, _dumps(record))
+        errors = [{"path": "", "message": error}]
+        record = raw_reject(
+            "malformed_json", errors, body, raw_keep(self.max_record_bytes, limit),
+            self.secrets.redact_text,
+            iso_utc(self.clock()), request=request,
+        )  # fmt: skip
+        self.sink.send(self.rejects_topic, None, record)
         self.sink.flush()
 
     def enrich(self, family: Family, event: dict[str, Any], received_at: str) -> dict[str, Any]:
@@ -494,11 +522,26 @@ class Collector:
         event["received_at"] = received_at
         return event
 
-    def accept(self, family: Family, event: dict[str, Any], received_at: str) -> None:
-        """Nothing: queues the enriched event to its family's topic under the contract's key."""
+    def accept(
+        self, family: Family, event: dict[str, Any], received_at: str
+    ) -> list[dict[str, str]]:
+        """[] once the enriched event is queued to its family's topic under the contract's key;
+        its error when it is over Kafka's message size limit (then nothing is queued)."""
         self.enrich(family, event, received_at)
         key = get_value(event, family.contract.key)
-        self.sink.send(family.topic, None if key is None else str(key).encode(), _dumps(event))
+        key_bytes = None if key is None else str(key).encode()
+        value = _dumps(event)
+        size = record_bytes(key_bytes, value)
+        try:
+            if size <= self.max_record_bytes:
+                self.sink.send(family.topic, key_bytes, value)
+                return []
+        except RecordTooLarge:
+            pass
+        message = (
+            f"event of {size:,} bytes is over Kafka's message limit of {self.max_record_bytes:,}"
+        )
+        return [{"path": "", "message": message}]
 
     def reject(
         self,
@@ -513,16 +556,23 @@ class Collector:
     ) -> None:
         """Nothing: records the event's errors in the outcome and queues it to the rejects topic."""
         outcome.rejected.append({"index": index, "family": family, "errors": errors})
-        record = {
-            "reason": reason,
-            "family": family,
-            "index": index,
-            "errors": errors,
-            "event": event,
-            "received_at": received_at,
-            "request": request,
-        }
-        self.sink.send(self.rejects_topic, family.encode() if family else None, _dumps(record))
+        key = family.encode() if family else None
+        record = _dumps({
+            "reason": reason, "family": family, "index": index, "errors": errors,
+            "event": event, "received_at": received_at, "request": request,
+        })  # fmt: skip
+        if record_bytes(key, record) <= self.max_record_bytes:
+            try:
+                self.sink.send(self.rejects_topic, key, record)
+                return
+            except RecordTooLarge:
+                pass
+        # An event too large for Kafka goes as the head of its JSON text instead.
+        record = raw_reject(
+            reason, errors, _dumps(event), raw_keep(self.max_record_bytes),
+            self.secrets.redact_text, received_at, family=family, index=index, request=request,
+        )  # fmt: skip
+        self.sink.send(self.rejects_topic, key, record)
 
 
 def _dumps(record: Any) -> bytes:
@@ -553,6 +603,73 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+@dataclasses.dataclass
+class Refusals:
+    """Requests the key guard turned away, by reason; nothing of them was written anywhere."""
+
+    missing_key: int = 0
+    invalid_key: int = 0
+    rate_limited: int = 0
+
+
+def _bearer(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header, else None."""
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    return None
+
+
+class KeyGuard:
+    """ASGI middleware: a route outside OPEN_PATHS needs an active collector key and a token
+    of its rate limit; else 401 or 429 before the body is read, counted and logged."""
+
+    def __init__(self, app: ASGIApp, keys: KeyRing, limiter: RateLimiter, refusals: Refusals):
+        self.app = app
+        self.keys = keys
+        self.limiter = limiter
+        self.refusals = refusals
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        token = _bearer(scope["headers"])
+        key = self.keys.match(token) if token else None
+        if key is not None:
+            wait = self.limiter.wait_s(key.key_id)
+            if not wait:
+                await self.app(scope, receive, send)
+                return
+            reason, whose = "rate_limited", f"key {key.key_id} of {key.source}"
+            answer = JSONResponse(
+                {"error": f"over the rate limit of {whose}; retry in {wait:.2f}s"},
+                429,
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+        else:
+            reason, whose = (
+                ("invalid_key", "an unknown key") if token else ("missing_key", "no key")
+            )
+            message = (
+                "invalid or revoked collector key"
+                if token
+                else "missing collector key: send `Authorization: Bearer <key>` "
+                "(`gamelake keys create --source NAME` makes one)"
+            )
+            answer = JSONResponse({"error": message}, 401, headers={"WWW-Authenticate": "Bearer"})
+        setattr(self.refusals, reason, getattr(self.refusals, reason) + 1)
+        client = scope.get("client") or ("?", 0)
+        log.warning(
+            "refused %s %s from %s with %s: %s (refused so far: %s)",
+            scope["method"], scope["path"], client[0], whose, reason,
+            dataclasses.asdict(self.refusals),
+        )  # fmt: skip
+        await answer(scope, receive, send)
 
 
 async def _read_body(request: Request, max_bytes: int) -> bytes:
@@ -603,16 +720,28 @@ def create_app(
     raw_reject_bytes: int = DEFAULT_RAW_REJECT_BYTES,
     clock: Callable[[], datetime] = utc_now,
     secrets: SecretPolicy | None = None,
+    keys: KeyRing,
+    rate_limiter: RateLimiter | None = None,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> FastAPI:
-    """The collector's ASGI app over the given contracts, sink and topic names."""
-    collector = Collector(contracts, producer, topic_for, rejects_topic, clock, secrets)
+    """The collector's ASGI app over the given contracts, sink and topic names; writes need
+    an active key of `keys`, within `rate_limiter`'s limit (the default one when None)."""
+    collector = Collector(
+        contracts, producer, topic_for, rejects_topic, clock, secrets, max_record_bytes
+    )
     app = FastAPI(
         title="gamelake collector",
         version="1",
         description=(__doc__ or "").split("Contract API", 1)[-1],
     )
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    refusals = Refusals()
+    # Added last, so it runs first: a request without a valid key is refused unread.
+    app.add_middleware(
+        KeyGuard, keys=keys, limiter=rate_limiter or RateLimiter(), refusals=refusals
+    )
     app.state.collector = collector
+    app.state.refusals = refusals
     families = sorted(contracts)
 
     async def post(request: Request, default_family: str | None) -> JSONResponse:
@@ -676,7 +805,7 @@ def create_app(
     async def post_family_events(family: str, request: Request) -> JSONResponse:
         return await post(request, family)
 
-    @app.get("/health", responses={503: {"model": Problem}})
+    @app.get("/health", responses={503: {"model": Problem}}, openapi_extra={"security": []})
     def health() -> JSONResponse:
         try:
             producer.flush()
@@ -686,9 +815,35 @@ def create_app(
             return JSONResponse({"status": "unavailable", "error": str(exc)}, 503)
         return JSONResponse({"status": "ok"})
 
+    @app.get("/metrics", openapi_extra={"security": []})
+    def metrics() -> JSONResponse:
+        """Requests refused for their key (401) or its rate limit (429), and the active keys."""
+        return JSONResponse(
+            {"refused": dataclasses.asdict(refusals), "active_keys": len(keys.active)}
+        )
+
+    _document_keys(app)
     if COMPAT_FAMILY in collector.families:
         _add_compat_routes(app, collector)
     return app
+
+
+def _document_keys(app: FastAPI) -> None:
+    """Nothing: the app's OpenAPI document states the key every route but the open ones needs."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        doc = build()
+        schemes = doc.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["collectorKey"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A collector key: `gamelake keys create --source NAME`.",
+        }
+        doc["security"] = [{"collectorKey": []}]
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 # --- seed 003 compatibility front -------------------------------------------------------------
@@ -743,12 +898,14 @@ def _add_compat_routes(app: FastAPI, collector: Collector) -> None:
         }
         if player is not None:
             event["player"] = player.snapshot()
-        errors = family.errors(event)
+        errors, reason = family.errors(event), "contract_violation"
         try:
+            if not errors:
+                errors, reason = collector.accept(family, event, iso_utc(now)), "too_large"
             if errors:
                 collector.reject(
-                    Outcome(), 0, COMPAT_FAMILY, "contract_violation", errors, event,
-                    iso_utc(now), _request_meta(request),
+                    Outcome(), 0, COMPAT_FAMILY, reason, errors, event, iso_utc(now),
+                    _request_meta(request),
                 )  # fmt: skip
                 collector.sink.flush()
                 return JSONResponse(
@@ -756,7 +913,6 @@ def _add_compat_routes(app: FastAPI, collector: Collector) -> None:
                      "errors": [{"index": 0, "family": COMPAT_FAMILY, "errors": errors}]},
                     400,
                 )  # fmt: skip
-            collector.accept(family, event, iso_utc(now))
             collector.sink.flush()
         except GamelakeError as exc:
             return JSONResponse({"error": str(exc)}, 503)

@@ -95,6 +95,32 @@ def produce(bootstrap_servers: str, records: Iterable[tuple[str, bytes | None, b
     return sent
 
 
+# --- record size ---------------------------------------------------------------------------------
+
+# librdkafka's worst-case framing of one record in a v2 batch (length, attributes, timestamp and
+# offset deltas, key and value lengths, header count as varints): it refuses a record whose key,
+# value and this overhead exceed the producer's message.max.bytes.
+RECORD_OVERHEAD_BYTES = 36
+
+
+def record_bytes(key: bytes | None, value: bytes) -> int:
+    """The size the producer holds against its message limit for one record."""
+    return len(key or b"") + len(value) + RECORD_OVERHEAD_BYTES
+
+
+class RecordTooLarge(GamelakeError):
+    """A record over the producer's message size limit: refused alone, the others go on."""
+
+
+def is_size_error(exc: BaseException) -> bool:
+    """True when a producer refused a record for its size (librdkafka or kafka-python)."""
+    if type(exc).__name__ == "MessageSizeTooLargeError":  # kafka-python
+        return True
+    # librdkafka: a KafkaException holding a KafkaError whose name() is the error code.
+    name = getattr(exc.args[0] if exc.args else None, "name", None)
+    return callable(name) and name() == "MSG_SIZE_TOO_LARGE"
+
+
 # --- bulk producing (confluent-kafka / librdkafka) ---------------------------------------------
 
 # Settings of the bulk producer; bench/generator.py records them with its results.
@@ -121,6 +147,7 @@ class KafkaSink:
         bootstrap_servers: str,
         client_id: str = "gamelake-bulk-producer",
         settings: dict[str, str | int | bool] | None = None,
+        max_record_bytes: int | None = None,
     ):
         from confluent_kafka import Producer
 
@@ -131,6 +158,7 @@ class KafkaSink:
         config = {
             **BULK_PRODUCER_SETTINGS,
             **(settings or {}),
+            **({"message.max.bytes": max_record_bytes} if max_record_bytes else {}),
             "bootstrap.servers": bootstrap_servers,
             "client.id": client_id,
             "on_delivery": self._delivered,
@@ -151,6 +179,7 @@ class KafkaSink:
             self.errors.append(str(err))
 
     def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """Nothing: queues one record; raises RecordTooLarge for one over the message limit."""
         produce = self._producer.produce
         while True:
             try:
@@ -159,6 +188,10 @@ class KafkaSink:
             except BufferError:
                 # The local queue is full: wait for the broker to acknowledge some batches.
                 self._producer.poll(0.05)
+            except Exception as exc:  # KafkaException; imported lazily like the producer
+                if is_size_error(exc):
+                    raise RecordTooLarge(f"{topic}: {exc.args[0]}") from exc
+                raise
         self.per_topic[topic] = self.per_topic.get(topic, 0) + 1
         self._unpolled += 1
         if self._unpolled >= 20_000:

@@ -21,6 +21,9 @@ class PipelineConf:
     default_topic: str
     # Events the collector refused, with its errors; bronze keeps them, silver quarantines.
     rejects_topic: str
+    # The producers' message.max.bytes: a record over it is rejected alone (to the rejects
+    # topic), never sent; it stays under the broker's max.message.bytes (1 MiB by default).
+    max_record_bytes: int
 
     def topic_for(self, family: str) -> str:
         return f"{self.topic_prefix}{family}"
@@ -39,6 +42,7 @@ def load_pipeline_conf(conf_dir: Path) -> PipelineConf:
         bronze_partition_by=tuple(raw["bronze"]["partition_by"]),
         default_topic=raw["topics"]["default"],
         rejects_topic=raw["topics"]["rejects"],
+        max_record_bytes=int(raw["topics"]["max_record_bytes"]),
     )
 
 

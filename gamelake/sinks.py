@@ -16,7 +16,10 @@ For hand-written files, `value` may also be a JSON object (the format of conf/de
 sent as compact JSON, and `key` a number.
 
 `gamelake produce` sends `value` (decoded) with `key` to the family's topic. A line that is not
-such a wrapper is itself the payload and is sent byte for byte.
+such a wrapper is itself the payload and is sent byte for byte when it is text: a line that is
+no UTF-8 or holds control bytes (binary), and any record over Kafka's message limit, goes to
+the rejects topic instead (its head, with the reason; see gamelake.rejects), and the replay
+goes on with the next line.
 """
 
 from __future__ import annotations
@@ -25,19 +28,26 @@ import base64
 import dataclasses
 import multiprocessing
 import queue
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
 from gamelake.errors import GamelakeError
 from gamelake.generator import GeneratorOptions, Pacer, Record, generate
+from gamelake.kafka_io import RECORD_OVERHEAD_BYTES
 from gamelake.pipeline import PipelineConf
 
 WRAPPER_KEYS = frozenset({"family", "key", "key_b64", "value", "value_b64", "flags"})
+# A JSON escape (\u0001) takes 6 bytes of a line for 1 byte of payload: a line longer than
+# 6x the message limit cannot unwrap to a record that fits, so only its head is read.
+MAX_ESCAPE_RATIO = 6
+# C0 control bytes besides tab and carriage return: no text line, no JSON, holds them raw.
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 # --- the record file format ---------------------------------------------------------------------
@@ -84,6 +94,8 @@ class FileRecord:
     key: bytes | None
     value: bytes
     wrapped: bool
+    # Bytes of the line past its head, for a line longer than the reader's cap (else 0).
+    cut: int = 0
 
 
 def _field_bytes(item: dict[str, Any], name: str) -> tuple[bool, bytes | None]:
@@ -132,29 +144,78 @@ def unwrap(line: bytes) -> tuple[str, bytes | None, bytes] | None:
     return family, key, value
 
 
-def read_record_file(path: Path, raw: bool = False) -> Iterator[FileRecord]:
+def read_lines(fh: BinaryIO, cap: int = -1) -> Iterator[tuple[bytes, int]]:
+    """Each line of a binary file without its ending, cut to `cap` bytes (-1: whole), and
+    how many bytes were cut off: a huge line costs no more memory than the cap."""
+    while line := fh.readline(cap):
+        size, tail = len(line), line
+        while not tail.endswith(b"\n") and (tail := fh.readline(1 << 20)):
+            size += len(tail)
+        ending = 2 if tail.endswith(b"\r\n") else 1 if tail.endswith(b"\n") else 0
+        head = line[: size - ending] if size == len(line) else line
+        yield head, size - ending - len(head)
+
+
+def read_record_file(path: Path, raw: bool = False, cap: int = -1) -> Iterator[FileRecord]:
     """Every non-blank line of a file as a record: unwrapped when it is a record-file wrapper
-    (unless `raw`), else the line's bytes as they are (without the line ending)."""
+    (unless `raw`), else the line's bytes as they are (without the line ending); a line over
+    `cap` bytes is only its head, never unwrapped."""
     with path.open("rb") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if line.endswith(b"\r\n"):
-                line = line[:-2]
-            elif line.endswith(b"\n"):
-                line = line[:-1]
-            if not line.strip():
+        for line_no, (line, cut) in enumerate(read_lines(fh, cap), 1):
+            if not cut and not line.strip():
                 continue
-            wrapped = None if raw else unwrap(line)
+            wrapped = None if raw or cut else unwrap(line)
             if wrapped is None:
-                yield FileRecord(line_no, None, None, line, False)
+                yield FileRecord(line_no, None, None, line, False, cut)
             else:
                 family, key, value = wrapped
                 yield FileRecord(line_no, family, key, value, True)
 
 
-def count_blank_lines(path: Path) -> int:
+def count_blank_lines(path: Path, cap: int = -1) -> int:
     """How many lines of a file are empty or whitespace only (produce skips them)."""
     with path.open("rb") as fh:
-        return sum(1 for line in fh if not line.strip())
+        return sum(1 for line, cut in read_lines(fh, cap) if not cut and not line.strip())
+
+
+@dataclasses.dataclass(frozen=True)
+class LineReject:
+    """A file line that is not sent as it is: the reason, in a word and in words, its size."""
+
+    line_no: int
+    reason: str
+    message: str
+    size: int
+
+
+def _line_error(reject: LineReject) -> dict[str, str]:
+    return {"path": "", "message": f"line {reject.line_no}: {reject.message}"}
+
+
+def check_record(record: FileRecord, max_record_bytes: int) -> LineReject | None:
+    """Why a file record cannot go to Kafka as it is (over the message limit, no UTF-8 text,
+    binary), else None. Wrapped values are exact bytes and may be anything."""
+    size = len(record.key or b"") + len(record.value) + record.cut
+    room = max_record_bytes - RECORD_OVERHEAD_BYTES
+    if size > room:
+        message = (
+            f"{size:,} bytes, over the {room:,} bytes a Kafka record may hold "
+            f"(message limit {max_record_bytes:,} bytes)"
+        )
+        return LineReject(record.line_no, "too_large", message, size)
+    if record.wrapped:
+        return None
+    try:
+        record.value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = record.value[exc.start : exc.end]
+        message = f"not UTF-8 text: byte {exc.start + 1} is {bad.hex(' ')} ({exc.reason})"
+        return LineReject(record.line_no, "invalid_utf8", message, size)
+    control = _BINARY.search(record.value)
+    if control:
+        message = f"control byte {control.group().hex()} at byte {control.start() + 1}: not text"
+        return LineReject(record.line_no, "binary", message, size)
+    return None
 
 
 def route(
@@ -296,13 +357,39 @@ def to_file(
     return summary
 
 
-@dataclasses.dataclass(frozen=True)
+# Rejected lines the replay names one by one; the rest are counted by reason.
+REJECTS_SHOWN = 20
+
+
+@dataclasses.dataclass
 class ReplayResult:
-    """What `replay_file` sent: records per topic, unrouted records, blank lines skipped."""
+    """What `replay_file` sent: records per topic, unrouted records, blank lines skipped, and
+    the lines sent to the rejects topic instead (counted by reason, the first ones named)."""
 
     per_topic: dict[str, int]
     unrouted: int
     blank_lines: int
+    rejected: Counter[str] = dataclasses.field(default_factory=Counter)
+    first_rejects: list[LineReject] = dataclasses.field(default_factory=list)
+
+    @property
+    def sent(self) -> int:
+        return sum(self.per_topic.values())
+
+    def add_reject(self, reject: LineReject) -> None:
+        self.rejected[reject.reason] += 1
+        if len(self.first_rejects) < REJECTS_SHOWN:
+            self.first_rejects.append(reject)
+
+
+def _masked(value: bytes, redact: Callable[[str], str]) -> bytes:
+    """The record's bytes with secret values masked (exactly as given when it holds none)."""
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value  # bytes replayed as recorded; bronze masks what they hide
+    masked = redact(text)
+    return value if masked == text else masked.encode("utf-8")
 
 
 def replay_file(
@@ -313,10 +400,15 @@ def replay_file(
     topic: str | None = None,
     family: str | None = None,
     raw: bool = False,
+    *,
+    redact: Callable[[str], str],
 ) -> ReplayResult:
     """Send every non-blank line of a file to Kafka (unwrapped record-file lines, or the line's
-    own bytes), creating missing topics; unroutable lines go to the pipeline's default topic."""
-    from gamelake.kafka_io import KafkaSink, create_topics
+    own bytes), secrets masked by `redact`, creating missing topics; unroutable lines go to
+    the pipeline's default topic, unsendable ones (too large, not text) to its rejects topic,
+    cut and masked, and the replay goes on."""
+    from gamelake.kafka_io import KafkaSink, RecordTooLarge, create_topics
+    from gamelake.rejects import now_iso, raw_keep, raw_reject
 
     if not path.is_file():
         raise GamelakeError(f"no file {path}", fix="give the path of a JSONL file")
@@ -324,25 +416,54 @@ def replay_file(
         raise GamelakeError("both --topic and --family given", fix="give one of them")
     if family and family not in families:
         raise GamelakeError(f"unknown family {family!r}", fix=f"one of: {', '.join(families)}")
+    limit = pipeline.max_record_bytes
+    cap = limit * MAX_ESCAPE_RATIO
 
-    def routed() -> Iterator[tuple[str, FileRecord]]:
-        for record in read_record_file(path, raw):
-            yield (
-                route(record, pipeline.topic_for, families, pipeline.default_topic, topic, family),
-                record,
-            )
+    def routed() -> Iterator[tuple[str, FileRecord, LineReject | None]]:
+        for record in read_record_file(path, raw, cap):
+            reject = check_record(record, limit)
+            if reject is not None:
+                yield pipeline.rejects_topic, record, reject
+            else:
+                default = pipeline.default_topic
+                yield (
+                    route(record, pipeline.topic_for, families, default, topic, family),
+                    record,
+                    None,
+                )
 
     # A first pass finds the topics, so they exist with the pipeline's sizes before sending.
-    planned = Counter(t for t, _ in routed())
+    # The rejects topic too: the producer can still refuse a record while sending.
+    planned = {t for t, _, _ in routed()} | {pipeline.rejects_topic}
     create_topics(
         bootstrap_servers, planned, pipeline.topic_partitions, pipeline.topic_retention_hours
     )
-    sink = KafkaSink(bootstrap_servers, client_id="gamelake-produce")
-    for t, record in routed():
-        sink.send(t, record.key, record.value)
+    sink = KafkaSink(bootstrap_servers, client_id="gamelake-produce", max_record_bytes=limit)
+    result = ReplayResult({}, 0, count_blank_lines(path, cap))
+    origin = str(path)
+    for to, record, reject in routed():
+        if reject is None:
+            try:
+                sink.send(to, record.key, _masked(record.value, redact))
+                continue
+            except RecordTooLarge as exc:
+                reject = LineReject(record.line_no, "too_large", str(exc), len(record.value))
+        result.add_reject(reject)
+        sink.send(
+            pipeline.rejects_topic,
+            None,
+            raw_reject(
+                reject.reason, [_line_error(reject)], record.value,
+                raw_keep(limit), redact, now_iso(), size=reject.size, family=record.family,
+                origin={"command": "produce", "file": origin, "line": reject.line_no},
+            ),
+        )  # fmt: skip
     per_topic = sink.close()
-    unrouted = per_topic.get(pipeline.default_topic, 0) if not topic else 0
-    return ReplayResult(per_topic, unrouted, count_blank_lines(path))
+    rejected = sum(result.rejected.values())
+    per_topic[pipeline.rejects_topic] = per_topic.get(pipeline.rejects_topic, 0) - rejected
+    result.per_topic = {t: n for t, n in per_topic.items() if n}
+    result.unrouted = result.per_topic.get(pipeline.default_topic, 0) if not topic else 0
+    return result
 
 
 def _shard_worker(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 from gamelake.errors import GamelakeError
+from gamelake.keys import KeyRing, create_key, key_store_path
 from tests.samples import EXAMPLES
 
 SECRET = "hunter2-never-lands"
@@ -64,3 +66,11 @@ class MemorySink:
     def values(self, topic: str) -> list[dict[str, Any]]:
         """The JSON values sent to one topic, in order."""
         return [json.loads(v) for t, _, v in self.records if t == topic]
+
+
+def key_ring(state: Path, source: str = "tests") -> tuple[KeyRing, dict[str, str]]:
+    """A key store in a state folder with one key made as `gamelake keys create` makes it: the
+    collector's ring over it and the header that sends the key."""
+    path = key_store_path(state)
+    _, token = create_key(path, source)
+    return KeyRing(path), {"Authorization": f"Bearer {token}"}

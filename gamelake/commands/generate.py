@@ -216,22 +216,33 @@ def register(app: typer.Typer) -> None:
         raw: bool = typer.Option(
             False, "--raw", help="Every line is a payload, even one that looks like a wrapper."
         ),
+        rejects_topic: str = typer.Option(
+            None, "--rejects-topic", help="Where unsendable lines go (default: the pipeline's)."
+        ),
     ) -> None:
         """Send each line of a file to Kafka exactly as it is (record-file lines unwrapped);
-        lines no family claims go to the pipeline's default topic."""
+        lines no family claims go to the pipeline's default topic. A line that cannot be sent
+        (over Kafka's message limit, no UTF-8 text, binary) goes to the rejects topic, cut and
+        with its reason, and the rest still goes: the summary names it and the exit code is 1."""
+        import dataclasses
+
         from gamelake.contracts import load_contracts
         from gamelake.pipeline import load_pipeline_conf
+        from gamelake.secrets import declared_secrets, load_policy
         from gamelake.sinks import replay_file
 
         settings = ctx.obj
         pipeline = load_pipeline_conf(settings.paths.conf)
-        families = list(load_contracts(settings.paths.conf / "contracts"))
+        if rejects_topic:
+            pipeline = dataclasses.replace(pipeline, rejects_topic=rejects_topic)
+        contracts = load_contracts(settings.paths.conf / "contracts")
+        policy = load_policy(settings.paths.conf, declared_secrets(contracts))
         result = replay_file(
-            settings.kafka.bootstrap_servers, file, pipeline, families, topic, family, raw
-        )
+            settings.kafka.bootstrap_servers, file, pipeline, list(contracts), topic, family, raw,
+            redact=policy.redact_text,
+        )  # fmt: skip
         for name, n in sorted(result.per_topic.items()):
             log.info("  %s: %d", name, n)
-        log.info("sent %d records from %s", sum(result.per_topic.values()), file)
         if result.unrouted:
             log.warning(
                 "%d lines named no known family: sent to %s (use --topic or --family)",
@@ -240,3 +251,15 @@ def register(app: typer.Typer) -> None:
             )
         if result.blank_lines:
             log.info("skipped %d blank lines", result.blank_lines)
+        for reject in result.first_rejects:
+            log.error("line %d rejected (%s): %s", reject.line_no, reject.reason, reject.message)
+        rejected = sum(result.rejected.values())
+        if rejected > len(result.first_rejects):
+            log.error("... and %d more lines rejected", rejected - len(result.first_rejects))
+        why = ", ".join(f"{reason}={n}" for reason, n in sorted(result.rejected.items()))
+        log.info(
+            "sent %d records from %s; rejected %d lines%s",
+            result.sent, file, rejected, f" ({why}) to {pipeline.rejects_topic}" if why else "",
+        )  # fmt: skip
+        if rejected:
+            raise typer.Exit(1)

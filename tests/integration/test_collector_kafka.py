@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,8 +15,9 @@ from fastapi.testclient import TestClient
 from gamelake import kafka_io
 from gamelake.collector import DEFAULT_REJECTS_TOPIC, ConfluentSink, KafkaPythonSink, create_app
 from gamelake.contracts import load_contracts
+from gamelake.keys import RateLimiter
 from gamelake.pipeline import load_pipeline_conf
-from tests.collector_samples import EVENTS, KEYS, event
+from tests.collector_samples import EVENTS, KEYS, event, key_ring
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +36,15 @@ def pipeline(services):
 
 
 @pytest.fixture(params=sorted(SINKS))
-def collector(request, services, pipeline) -> Iterator[TestClient]:
+def collector(request, services, pipeline, tmp_path) -> Iterator[TestClient]:
     conf, contracts, _ = pipeline
     sink = SINKS[request.param](services.kafka.bootstrap_servers)
+    keys, headers = key_ring(tmp_path)
     app = create_app(
-        contracts, sink, conf.topic_for, DEFAULT_REJECTS_TOPIC, health_check=sink.check
+        contracts, sink, conf.topic_for, DEFAULT_REJECTS_TOPIC, health_check=sink.check, keys=keys
     )
     try:
-        yield TestClient(app)
+        yield TestClient(app, headers=headers)
     finally:
         sink.close()
 
@@ -173,7 +176,7 @@ def test_an_invalid_batch_is_answered_400_and_kept_in_the_rejects_topic(
         and run.encode() in r.value
         and b"malformed_json" in r.value
     ]
-    assert '"password": "[redacted]"' in raw["raw"]
+    assert '"password": "[REDACTED]"' in raw["raw"]
     # No password of this run reached Kafka, in any record of any topic read.
     assert all(secret.encode() not in (r.value or b"") for r in records)
 
@@ -209,3 +212,89 @@ def test_the_seed_003_front_produces_game_api_events_without_the_password(
         ("buy_sword", "insufficient_funds"),
     ]
     assert all(secret.encode() not in (r.value or b"") for r in records)
+
+
+# --- write keys, rate limits and oversized events, on topics of their own ----------------------
+
+
+@pytest.fixture
+def private(services, pipeline, tmp_path):
+    """A collector writing to topics no one else writes, with one key and a rate limit of one
+    request a second (burst 2) on a clock the test moves."""
+    conf, contracts, _ = pipeline
+    bootstrap = services.kafka.bootstrap_servers
+    prefix = f"gamelake.test_{uuid.uuid4().hex[:10]}."
+    topics = [prefix + f for f in contracts] + [prefix + "_rejects"]
+    kafka_io.create_topics(bootstrap, topics, 1, 1)
+    sink = ConfluentSink(bootstrap, **{"message.max.bytes": conf.max_record_bytes})
+    now = [0.0]
+    keys, headers = key_ring(tmp_path)
+    app = create_app(
+        contracts, sink, lambda f: prefix + f, prefix + "_rejects", keys=keys,
+        rate_limiter=RateLimiter(1.0, 2, clock=lambda: now[0]),
+        max_record_bytes=conf.max_record_bytes,
+    )  # fmt: skip
+
+    def landed() -> int:
+        return sum(sum(p.values()) for p in kafka_io.end_offsets(bootstrap, topics).values())
+
+    try:
+        yield SimpleNamespace(
+            app=app, headers=headers, now=now, prefix=prefix, topics=topics, landed=landed,
+            limit=conf.max_record_bytes,
+        )  # fmt: skip
+    finally:
+        sink.close()
+        kafka_io.delete_topics_with_prefix(bootstrap, prefix)
+
+
+def test_without_a_valid_key_nothing_reaches_kafka(private):
+    anonymous = TestClient(private.app)
+    wrong = {"Authorization": "Bearer glk_" + "x" * 43}
+    answers = [
+        anonymous.post("/v1/events", json=event("telemetry")),
+        anonymous.post("/v1/events/telemetry", content=b"{broken"),
+        anonymous.post("/create/user", data={"userid": "u", "userpwd": "p", "username": "d"}),
+        anonymous.post("/v1/events", json=event("telemetry"), headers=wrong),
+        anonymous.post("/buy/sword", data={"userid": "u", "type": "t", "cost": "1"}, headers=wrong),
+    ]
+    assert [a.status_code for a in answers] == [401] * 5
+    assert anonymous.get("/health").status_code == 200
+    assert anonymous.get("/metrics").json()["refused"] == {
+        "missing_key": 3, "invalid_key": 2, "rate_limited": 0,
+    }  # fmt: skip
+    time.sleep(1.0)  # anything produced would be acknowledged by now
+    assert private.landed() == 0
+    keyed = TestClient(private.app, headers=private.headers)
+    assert keyed.post("/v1/events", json=event("telemetry")).status_code == 202
+    assert private.landed() == 1
+
+
+def test_a_key_over_its_rate_limit_gets_429_and_nothing_lands(private):
+    client = TestClient(private.app, headers=private.headers)
+    statuses = [client.post("/v1/events", json=event("user_score")).status_code for _ in range(3)]
+    assert statuses == [202, 202, 429]
+    refused = client.post("/v1/events", json=event("user_score"))
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+    assert private.landed() == 2
+    private.now[0] += 1.0
+    assert client.post("/v1/events", json=event("user_score")).status_code == 202
+    assert private.landed() == 3
+
+
+def test_an_event_over_kafkas_limit_is_rejected_alone_not_a_503(private):
+    reader = TopicReader(private.app.state.collector.sink.bootstrap_servers, private.topics)
+    try:
+        client = TestClient(private.app, headers=private.headers)
+        big = event("telemetry", pad="x" * (private.limit + 100_000))
+        response = client.post("/v1/events", json=[event("user_score"), big])
+        assert response.status_code == 400, response.text
+        assert response.json()["accepted"] == 1 and response.json()["errors"][0]["index"] == 1
+        records = reader.read_until(lambda rs: len(rs) >= 2)
+    finally:
+        reader.close()
+    by_topic = {r.topic: json.loads(r.value) for r in records}
+    assert set(by_topic) == {private.prefix + "user_score", private.prefix + "_rejects"}
+    reject = by_topic[private.prefix + "_rejects"]
+    assert reject["reason"] == "too_large" and reject["truncated"] is True
+    assert reject["raw_bytes"] > private.limit and reject["raw"].startswith('{"family":"telemetry"')

@@ -5,6 +5,7 @@ so data other tests or people put in the shared topics cannot disturb the counts
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from gamelake import kafka_io, sinks
 from gamelake.contracts import load_contracts
 from gamelake.generator import GeneratorOptions, generate
 from gamelake.pipeline import load_pipeline_conf
+from gamelake.secrets import declared_secrets, load_policy
 
 pytestmark = pytest.mark.integration
 
@@ -128,11 +130,14 @@ def test_replayed_record_file_arrives_byte_identical(services, run_pipeline, tmp
         + b"a line that is no wrapper\n"
     )
 
-    result = sinks.replay_file(bootstrap, path, run_pipeline, list(contracts))
+    policy = load_policy(services.paths.conf, declared_secrets(contracts))
+    result = sinks.replay_file(
+        bootstrap, path, run_pipeline, list(contracts), redact=policy.redact_text
+    )
 
     unrouted = run_pipeline.default_topic
     topics = [run_pipeline.topic_for("user_score"), run_pipeline.topic_for("game_room"), unrouted]
-    assert result.unrouted == 2 and result.blank_lines == 1
+    assert result.unrouted == 2 and result.blank_lines == 1 and not result.rejected
     assert sum(result.per_topic.values()) == len(records) + 2
     got = read_back(bootstrap, topics, len(records) + 2)
     by_topic = defaultdict(Counter)
@@ -154,7 +159,6 @@ def test_produce_command_sends_raw_lines_exactly(services, run_prefix, tmp_path)
     lines = [
         b'{"user_id": "player_1", "team_id": "team_x", "score": 5, "event_time_millis": 1}',
         b'{"user_id": "player_1", "score": ',
-        b"\xff\xfe not utf-8",
         b'{"family": "user_score", "value": "wrapped"}',
         b"  leading and trailing spaces  ",
     ]
@@ -170,3 +174,66 @@ def test_produce_command_sends_raw_lines_exactly(services, run_prefix, tmp_path)
     got = read_back(bootstrap, [topic], len(lines))
     assert [m.value for m in got] == lines
     assert all(m.key is None for m in got)
+
+
+def test_produce_sends_every_good_line_and_rejects_the_unsendable_ones(
+    services, run_prefix, tmp_path
+):
+    """One oversized, one bad-UTF-8 and one binary line go to the rejects topic with their
+    reason and line number, cut and with secrets masked; every other line lands (secrets
+    masked too); exit 1."""
+    bootstrap = services.kafka.bootstrap_servers
+    topic, rejects = f"{run_prefix}raw", f"{run_prefix}_rejects"
+    kafka_io.create_topics(bootstrap, [topic, rejects], 1, 1)
+    limit = load_pipeline_conf(services.paths.conf).max_record_bytes
+    secret = f"pw-{uuid.uuid4().hex}"
+    oversized = b'{"user_pwd": "%s", "pad": "%s"}' % (secret.encode(), b"x" * (limit + 500_000))
+    good = [b'{"n": %d}' % i for i in range(3)] + [
+        b'{"n": 3, "auth": [{"apiKey": "%s"}]}' % secret.encode()
+    ]
+    lines = [
+        good[0],
+        oversized,
+        good[1],
+        b'{"city": "K\xf6ln"}',
+        good[2],
+        b"\x00\x01\x02bin",
+        good[3],
+    ]
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    cli = os.path.join(os.path.dirname(sys.executable), "gamelake")
+    done = subprocess.run(
+        [cli, "--env", services.env, "produce", str(path), "--topic", topic, "--raw",
+         "--rejects-topic", rejects],
+        capture_output=True,
+        timeout=180,
+        env={**os.environ, "COLUMNS": "400"},  # rich wraps log lines to the terminal's width
+    )  # fmt: skip
+    log = " ".join(done.stderr.decode().split())
+    assert done.returncode == 1, log[-3000:]
+    assert "Traceback" not in log
+    assert "line 2 rejected (too_large)" in log and f"{len(oversized):,} bytes" in log
+    assert "line 4 rejected (invalid_utf8)" in log and "line 6 rejected (binary)" in log
+    assert (
+        "sent 4 records" in log
+        and "rejected 3 lines (binary=1, invalid_utf8=1, too_large=1)" in log
+    )
+    # Good lines land as given, a secret in one masked before Kafka.
+    landed = [m.value for m in read_back(bootstrap, [topic], len(good))]
+    assert landed == [*good[:3], b'{"n": 3, "auth": [{"apiKey": "[REDACTED]"}]}']
+    got = {
+        json.loads(m.value)["origin"]["line"]: (m, json.loads(m.value))
+        for m in read_back(bootstrap, [rejects], 3)
+    }
+    assert {n: v["reason"] for n, (_, v) in got.items()} == {
+        2: "too_large",
+        4: "invalid_utf8",
+        6: "binary",
+    }
+    assert all(len(m.value) <= limit for m, _ in got.values())
+    big = got[2][1]
+    assert big["raw_bytes"] == len(oversized) and big["truncated"] is True
+    assert big["raw"].startswith('{"user_pwd": "[REDACTED]", "pad": "xxx')
+    assert all(secret.encode() not in m.value for m, _ in got.values())
+    assert got[4][1]["raw"] == '{"city": "K\ufffdln"}' and got[4][1]["truncated"] is False

@@ -14,7 +14,8 @@ from gamelake.collector import DEFAULT_REJECTS_TOPIC, Collector, create_app
 from gamelake.config import project_root
 from gamelake.contracts import load_contracts
 from gamelake.errors import GamelakeError
-from tests.collector_samples import EVENTS, KEYS, SECRET, MemorySink, event
+from gamelake.keys import KeyRing
+from tests.collector_samples import EVENTS, KEYS, SECRET, MemorySink, event, key_ring
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
 REJECTS = DEFAULT_REJECTS_TOPIC
@@ -35,11 +36,23 @@ def sink() -> MemorySink:
 
 
 @pytest.fixture
-def client(contracts, sink) -> TestClient:
-    app = create_app(
-        contracts, sink, topic, REJECTS, max_body_bytes=64_000, max_events=50, clock=lambda: NOW
+def auth(tmp_path) -> tuple[KeyRing, dict[str, str]]:
+    return key_ring(tmp_path)
+
+
+def keyed_client(contracts, sink, auth, **options) -> TestClient:
+    """A client sending a valid key to a collector over the sink."""
+    ring, headers = auth
+    return TestClient(
+        create_app(contracts, sink, topic, REJECTS, keys=ring, **options), headers=headers
     )
-    return TestClient(app)
+
+
+@pytest.fixture
+def client(contracts, sink, auth) -> TestClient:
+    return keyed_client(
+        contracts, sink, auth, max_body_bytes=64_000, max_events=50, clock=lambda: NOW
+    )
 
 
 def test_a_single_valid_event_is_accepted_and_lands_in_its_family_topic(client, sink):
@@ -163,9 +176,9 @@ def test_malformed_json_gets_400_and_its_raw_body_goes_to_the_rejects_topic(clie
     assert reject["raw_bytes"] == len(raw) and reject["truncated"] is False
 
 
-def test_a_large_malformed_body_is_truncated_in_the_rejects_topic(contracts, sink):
-    app = create_app(contracts, sink, topic, REJECTS, raw_reject_bytes=100)
-    response = TestClient(app).post("/v1/events", content=b"[" + b"1," * 1000)
+def test_a_large_malformed_body_is_truncated_in_the_rejects_topic(contracts, sink, auth):
+    client = keyed_client(contracts, sink, auth, raw_reject_bytes=100)
+    response = client.post("/v1/events", content=b"[" + b"1," * 1000)
     assert response.status_code == 400
     (reject,) = sink.values(REJECTS)
     assert len(reject["raw"]) == 100 and reject["truncated"] is True and reject["raw_bytes"] == 2001
@@ -226,16 +239,15 @@ def test_kafka_failing_to_acknowledge_gets_503(client, sink):
     assert "broker gone" in response.json()["error"]
 
 
-def test_health_reports_the_producer(contracts, sink):
+def test_health_reports_the_producer_and_needs_no_key(contracts, sink, auth):
     def down() -> None:
         raise GamelakeError("no Kafka broker answers")
 
-    assert TestClient(create_app(contracts, sink, topic, REJECTS)).get("/health").json() == {
-        "status": "ok"
-    }
-    response = TestClient(create_app(contracts, sink, topic, REJECTS, health_check=down)).get(
-        "/health"
-    )
+    ring, _ = auth
+    app = create_app(contracts, sink, topic, REJECTS, keys=ring)
+    assert TestClient(app).get("/health").json() == {"status": "ok"}
+    app = create_app(contracts, sink, topic, REJECTS, keys=ring, health_check=down)
+    response = TestClient(app).get("/health")
     assert response.status_code == 503 and "no Kafka broker" in response.json()["error"]
 
 
@@ -346,3 +358,135 @@ def test_the_seed_003_game_api_validates_its_form_fields(client, sink):
     assert form(client, "/buy/sword", userid="1234", type="saber", cost="-5").status_code == 422
     assert form(client, "/buy/sword", userid="1234", type="saber", cost="cheap").status_code == 422
     assert client.get("/data/user", params={"userid": "1234"}).json()["wealth"] == 1000.0
+
+
+# --- write keys and rate limits ---------------------------------------------------------------
+
+
+def test_a_write_without_a_valid_key_gets_401_is_counted_and_writes_nothing(
+    contracts, sink, auth, caplog
+):
+    caplog.set_level("INFO")
+    ring, headers = auth
+    token = headers["Authorization"].removeprefix("Bearer ")
+    app = create_app(contracts, sink, topic, REJECTS, keys=ring)
+    anonymous = TestClient(app)
+    assert anonymous.post("/v1/events", json=event("telemetry")).status_code == 401
+    assert anonymous.post("/v1/events/telemetry", content=b"not json").status_code == 401
+    answer = anonymous.post(
+        "/v1/events", json=event("telemetry"), headers={"Authorization": "Bearer glk_guess"}
+    )
+    assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
+    assert answer.json() == {"error": "invalid or revoked collector key"}
+    # The seed 003 routes take the same key; a GET that emits an event too.
+    form = {"userid": "u-1", "userpwd": SECRET, "username": "dirk"}
+    assert anonymous.post("/create/user", data=form).status_code == 401
+    assert anonymous.get("/data/user", params={"userid": "u-1"}).status_code == 401
+    assert sink.records == []
+    metrics = anonymous.get("/metrics").json()
+    assert metrics == {
+        "refused": {"missing_key": 4, "invalid_key": 1, "rate_limited": 0},
+        "active_keys": 1,
+    }
+    # The same requests with the key are written.
+    keyed = TestClient(app, headers=headers)
+    assert keyed.post("/v1/events", json=event("telemetry")).status_code == 202
+    assert keyed.post("/create/user", data=form).status_code == 200
+    assert [t for t, _, _ in sink.records] == ["gamelake.telemetry", "gamelake.game_api"]
+    # Refusals are logged; the key is in no log line and no record.
+    assert caplog.text.count("refused POST") == 4 and "missing_key" in caplog.text
+    assert token not in caplog.text
+    assert all(token.encode() not in value for _, _, value in sink.records)
+
+
+def test_a_revoked_key_is_refused_without_a_restart(contracts, sink, tmp_path):
+    from gamelake.keys import create_key, key_store_path, revoke_keys
+
+    ring, headers = key_ring(tmp_path, "game-a")
+    _, other = create_key(key_store_path(tmp_path), "game-b")
+    client = TestClient(create_app(contracts, sink, topic, REJECTS, keys=ring), headers=headers)
+    assert client.post("/v1/events", json=event("user_score")).status_code == 202
+    revoke_keys(key_store_path(tmp_path), source="game-a")
+    assert client.post("/v1/events", json=event("user_score")).status_code == 401
+    # A key made while the collector runs works at once.
+    response = client.post(
+        "/v1/events", json=event("user_score"), headers={"Authorization": f"Bearer {other}"}
+    )
+    assert response.status_code == 202
+    assert len(sink.records) == 2
+
+
+def test_a_key_over_its_rate_limit_gets_429_with_retry_after(contracts, sink, tmp_path):
+    from gamelake.keys import RateLimiter
+
+    now = [100.0]
+    limiter = RateLimiter(rate=0.5, burst=2, clock=lambda: now[0])
+    ring, headers = key_ring(tmp_path, "game-a")
+    _, other_headers = key_ring(tmp_path, "game-b")
+    app = create_app(contracts, sink, topic, REJECTS, keys=ring, rate_limiter=limiter)
+    client = TestClient(app, headers=headers)
+    assert [client.post("/v1/events", json=event("telemetry")).status_code for _ in range(2)] == [
+        202,
+        202,
+    ]
+    refused = client.post("/v1/events", json=event("telemetry"))
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "2"
+    assert "rate limit" in refused.json()["error"]
+    # Another key has a bucket of its own.
+    response = client.post("/v1/events", json=event("telemetry"), headers=other_headers)
+    assert response.status_code == 202
+    now[0] += 2.0
+    assert client.post("/v1/events", json=event("telemetry")).status_code == 202
+    assert len(sink.records) == 4
+    assert client.get("/metrics").json()["refused"]["rate_limited"] == 1
+
+
+def test_the_openapi_document_asks_for_the_key_except_on_open_routes(client):
+    doc = client.get("/openapi.json").json()
+    assert doc["components"]["securitySchemes"]["collectorKey"]["scheme"] == "bearer"
+    assert doc["security"] == [{"collectorKey": []}]
+    assert doc["paths"]["/health"]["get"]["security"] == []
+
+
+# --- events over Kafka's message size ---------------------------------------------------------
+
+
+def test_an_event_over_the_message_limit_is_rejected_alone_and_cut(contracts, sink, auth):
+    client = keyed_client(contracts, sink, auth, max_record_bytes=5_000)
+    big = event("telemetry", pad="x" * 20_000, user_pwd=SECRET)
+    response = client.post("/v1/events", json=[event("user_score"), big])
+    assert response.status_code == 400
+    body = response.json()
+    assert body["accepted"] == 1 and body["rejected"] == 1
+    (error,) = body["errors"][0]["errors"]
+    assert (
+        body["errors"][0]["index"] == 1
+        and "over Kafka's message limit of 5,000" in error["message"]
+    )
+    assert [t for t, _, _ in sink.records] == ["gamelake.user_score", REJECTS]
+    (reject,) = sink.values(REJECTS)
+    assert reject["reason"] == "too_large" and reject["index"] == 1
+    # An eighth of the limit: room for JSON escapes and the record's other fields.
+    assert reject["truncated"] is True and reject["raw_bytes"] > 20_000
+    assert len(reject["raw"]) == 5_000 // 8
+    assert "event" not in reject and reject["raw"].startswith('{"family":"telemetry"')
+    assert all(len(v) <= 5_000 for _, _, v in sink.records)
+    assert SECRET.encode() not in sink.records[1][2]
+
+
+def test_an_event_the_producer_refuses_for_its_size_is_rejected_not_a_503(contracts, auth):
+    from gamelake.kafka_io import RecordTooLarge
+
+    class SizeLimitedSink(MemorySink):
+        def send(self, topic, key, value):
+            # A producer stricter than the collector's own count (kafka-python's estimate).
+            if len(value) > 4_000:
+                raise RecordTooLarge(f"{topic}: Broker: Message size too large")
+            super().send(topic, key, value)
+
+    sink = SizeLimitedSink()
+    client = keyed_client(contracts, sink, auth, max_record_bytes=5_000)
+    response = client.post("/v1/events", json=event("telemetry", pad="x" * 4_500))
+    assert response.status_code == 400
+    (reject,) = sink.values(REJECTS)
+    assert reject["reason"] == "too_large" and reject["truncated"] is True
