@@ -492,17 +492,20 @@ def unknown_family_quarantine(
 ) -> DataFrame:
     """Quarantine rows for records whose topic maps to no contract (nothing is dropped).
 
-    The collector's rejects keep the collector's reason; anything else (an unrouted
-    replay, a stray topic) is quarantined as an unknown family.
+    The rejects topic's records keep their reason, prefixed by who rejected them (the
+    collector, or `produce` as its record's origin says); anything else (an unrouted replay,
+    a stray topic) is quarantined as an unknown family.
     """
     from_collector = F.col("family") == rejects_family
+    text = raw_text(F.col("value"))
     collector_reason = F.coalesce(
-        F.get_json_object(raw_text(F.col("value")), "$.reason"), F.lit("rejected by the collector")
+        F.get_json_object(text, "$.reason"), F.lit("rejected by the collector")
     )
+    rejected_by = F.coalesce(F.get_json_object(text, "$.origin.command"), F.lit("collector"))
     rule = F.when(from_collector, F.lit("collector.rejected")).otherwise(
         F.lit("parse.unknown_family")
     )
-    reason = F.when(from_collector, F.concat(F.lit("collector: "), collector_reason)).otherwise(
+    reason = F.when(from_collector, F.concat(rejected_by, F.lit(": "), collector_reason)).otherwise(
         F.concat(F.lit("no contract for family "), F.col("family"))
     )
     return _quarantine_rows(bronze.where(~F.col("family").isin(families)), F.array(rule), reason)

@@ -246,16 +246,22 @@ def test_only_payloads_with_an_identity_are_deduplicated(spark):
 
 
 def test_records_of_no_family_are_quarantined_with_the_collectors_reason(spark):
-    rejected = bronze(spark, "_rejects", [{"reason": "schema", "event": {"family": "telemetry"}}])
+    rejected = bronze(
+        spark,
+        "_rejects",
+        [
+            {"reason": "schema", "event": {"family": "telemetry"}},
+            {"reason": "too_large", "origin": {"command": "produce", "line": 2}},
+        ],
+    )
     stray = bronze(spark, "smoke", [b"anything"])
-    rows = {
-        r.family: r
-        for r in unknown_family_quarantine(
-            rejected.unionByName(stray), ["telemetry"], "_rejects"
-        ).collect()
+    out = unknown_family_quarantine(rejected.unionByName(stray), ["telemetry"], "_rejects")
+    rows = {r.family: r for r in out.collect()}
+    assert {r.reason for r in out.where("family = '_rejects'").collect()} == {
+        "collector: schema",
+        "produce: too_large",
     }
     assert rows["_rejects"].rules == ["collector.rejected"]
-    assert rows["_rejects"].reason == "collector: schema"
     assert rows["smoke"].rules == ["parse.unknown_family"]
     assert rows["smoke"].reason == "no contract for family smoke"
     assert bytes(rows["smoke"].raw_value) == b"anything"
