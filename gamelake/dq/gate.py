@@ -34,6 +34,7 @@ from pyspark.sql import functions as F
 
 from gamelake.contracts import Contract
 from gamelake.dq.metrics import batch_metric_aggs, batch_results
+from gamelake.dq.reference import ReferenceKeys, key_values, unknown_values
 from gamelake.dq.results import (
     Evaluation,
     GateFailed,
@@ -190,6 +191,7 @@ class SilverGate:
     lake: Path
     app_id: str
     runner: SuiteRunner
+    references: ReferenceKeys = dataclasses.field(default_factory=ReferenceKeys)
 
     def bound(self, app_id: str) -> SilverGate:
         """This gate for the stream whose Delta txnAppId is `app_id` (known once it starts)."""
@@ -274,7 +276,7 @@ class SilverGate:
                 # The suite has the last word (and writes Data Docs) where metrics do not pass.
                 results += native if passed else self.runner.run(bound, rules)
                 suite_at = time.monotonic()
-                results += referential_results(spark, bound, rules, self.lake)
+                results += self.referential(spark, bound, rules, gated, contracts)
                 spent[family] = (
                     f"{family} {'metrics' if passed else 'suite'} {suite_at - started:.1f} s"
                     f" referential {time.monotonic() - suite_at:.1f} s"
@@ -286,6 +288,28 @@ class SilverGate:
             results = [res for rs in pool.map(family_results, families) for res in rs]
         if spent:
             log.info("dq batch rules: %s", "; ".join(spent[f] for f in families if f in spent))
+        return results
+
+    def referential(
+        self,
+        spark: SparkSession,
+        bound: DataFrame,
+        rules: Sequence[Rule],
+        gated: Mapping[str, DataFrame],
+        contracts: Mapping[str, Contract],
+    ) -> list[RuleResult]:
+        """Referential rules over a batch's silver rows: values neither in the reference table
+        nor arriving in the same batch (a room and the activity in it often land together)."""
+        results = []
+        for r in (r for r in rules if r.level == "referential"):
+            layer, table = str(r.ref_table).split(".", 1)
+            path = table_path(self.lake, layer, table)
+            known = self.references.known(spark, path, str(r.ref_column))
+            arriving: set[str] = set()
+            if layer == "silver" and table in gated:
+                arriving = key_values(to_silver(gated[table], contracts[table]), str(r.ref_column))
+            evaluated, unexpected = unknown_values(bound, str(r.column), known, arriving)
+            results.append(unexpected_result(r, unexpected, evaluated))
         return results
 
     def verdict(self, spark: SparkSession, batch_id: int, results: Sequence[RuleResult]) -> None:

@@ -11,7 +11,7 @@ from gamelake.dq.results import RESULTS_TABLE, GateFailed
 from gamelake.dq.rules import parse_rules
 from gamelake.dq.suite import SuiteRunner
 from gamelake.silver import parse_family, to_children, to_quarantine, to_silver
-from tests.unit.test_silver import bronze
+from tests.unit.test_silver import EXAMPLES, bronze
 
 FAMILY = "player_activity"
 GOOD = {"player_id": 1, "game_room_id": 7, "points": 10, "coordinates": "[1,2]"}
@@ -212,3 +212,31 @@ def test_jobs_warm_the_gates_gx_context_up_in_the_background(tmp_path):
     while any(g.runner._engine is None for g in gates) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert all(g.runner._engine is not None for g in gates)
+
+
+def test_referential_rules_know_stored_and_arriving_keys(spark, contracts, tmp_path):
+    """A room stored earlier or arriving in the same batch is known; the table is read once,
+    then kept current from its log."""
+    doc = {"rules": [{"name": "room_known", "description": "d", "action": "warn",
+                      "check": "referential", "column": "room_id",
+                      "ref_table": "silver.game_room", "ref_column": "room_id"}]}  # fmt: skip
+    gate = gate_of(tmp_path, doc)
+    room = contracts["game_room"]
+    stored = tmp_path / "lake" / "silver" / "game_room"
+
+    def rooms(*ids):
+        payloads = [{**EXAMPLES["game_room"], "id": i} for i in ids]
+        return gate.rows(parse_family(bronze(spark, "game_room", payloads), room), room)
+
+    to_silver(rooms(7), room).write.format("delta").save(str(stored))
+    in_rooms = [{**GOOD, "player_id": p, "game_room_id": r} for p, r in [(1, 7), (2, 8), (3, 9)]]
+    activity = gated(spark, contracts, gate, in_rooms)
+
+    def room_known(batch):
+        (result,) = [r for r in gate.judge(spark, batch, contracts) if r.rule.name == "room_known"]
+        return result.unexpected_count, result.evaluated_count
+
+    assert room_known({FAMILY: activity, "game_room": rooms(8)}) == (1, 3)  # room 9
+    to_silver(rooms(8, 9), room).write.format("delta").mode("append").save(str(stored))
+    assert room_known({FAMILY: activity}) == (0, 3)
+    assert gate.references.full_reads == 1
