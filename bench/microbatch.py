@@ -51,7 +51,7 @@ class _PhaseLog(logging.Handler):
             self.lines.append(message)
 
 
-def bronze_rows(spark, contracts, events: int, secret_keys: list[str]):
+def bronze_rows(spark, contracts, events: int, secrets):
     """`events` generated records as bronze rows with an event id (cached), offsets 0..n-1."""
     from gamelake.bronze import to_bronze
     from gamelake.silver import with_event_id
@@ -68,7 +68,7 @@ def bronze_rows(spark, contracts, events: int, secret_keys: list[str]):
         for i, r in enumerate(generate(contracts, options))
     ]
     kafka = spark.createDataFrame(rows, BRONZE_SCHEMA)
-    return with_event_id(to_bronze(kafka, TOPIC_PREFIX, secret_keys)).cache()
+    return with_event_id(to_bronze(kafka, TOPIC_PREFIX, secrets)).cache()
 
 
 def bare_pass(batch, contracts, out: Path) -> None:
@@ -90,12 +90,13 @@ def run_size(spark, settings, contracts, size: int, batches: int, gated: bool, a
     from pyspark.sql import functions as F
 
     from gamelake.dq.gate import silver_gate
-    from gamelake.jobargs import secret_keys
+    from gamelake.secrets import declared_secrets, load_policy
     from gamelake.silver import DEDUP_KEY
     from gamelake.streams import write_silver_batch
 
     lake = area / f"lake-{size}"
-    bronze = bronze_rows(spark, contracts, size * batches, secret_keys(contracts))
+    secrets = load_policy(settings.paths.conf, declared_secrets(contracts))
+    bronze = bronze_rows(spark, contracts, size * batches, secrets)
     bronze.count()
     gate = (
         silver_gate(settings.paths.conf, lake, f"bench.{size}", area / "state") if gated else None
