@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from gamelake.config import project_root
+from gamelake.config import DEFAULT_ENV, project_root
 from gamelake.errors import GamelakeError
 
 ANALYST_USER = "analyst"
@@ -25,6 +25,14 @@ ENV_DEFAULTS = {
 }
 
 
+def auth_dir_for(env_name: str | None = None) -> str:
+    """The folder of the generated Trino passwords and certificate of a profile (default:
+    local), where `gamelake up` wrote them."""
+    from gamelake.config import load_settings
+
+    return str(load_settings(env_name or DEFAULT_ENV).trino.auth_dir)
+
+
 @dataclasses.dataclass(frozen=True)
 class Lake:
     """Where an analyst reads: a Trino server, the lake's catalog, and who asks."""
@@ -33,25 +41,35 @@ class Lake:
     port: int
     catalog: str
     user: str = ANALYST_USER
+    # The user's generated password and Trino's certificate (default: the local profile's).
+    auth_dir: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> Lake:
-        """The lake named by GAMELAKE_TRINO_* in `env` (an entry point passes os.environ)."""
+        """The lake named by GAMELAKE_TRINO_* in `env` (an entry point passes os.environ);
+        passwords from GAMELAKE_TRINO_AUTH_DIR, else from the GAMELAKE_ENV profile's folder."""
         v = {k: env.get(k) or d for k, d in ENV_DEFAULTS.items()}
         return cls(
             v["GAMELAKE_TRINO_HOST"],
             int(v["GAMELAKE_TRINO_PORT"]),
             v["GAMELAKE_TRINO_CATALOG"],
             v["GAMELAKE_TRINO_USER"],
+            env.get("GAMELAKE_TRINO_AUTH_DIR") or auth_dir_for(env.get("GAMELAKE_ENV")),
         )
 
 
 def connect(lake: Lake):
-    """A DB-API connection on the lake's catalog, so `gold.x` means <catalog>.gold.x."""
+    """A DB-API connection on the lake's catalog, so `gold.x` means <catalog>.gold.x, logged
+    in with the user's generated password over TLS."""
     import trino
 
+    from gamelake.runtime.trino_auth import client_kwargs
+
     return trino.dbapi.connect(
-        host=lake.host, port=lake.port, user=lake.user, catalog=lake.catalog, http_scheme="http"
+        host=lake.host,
+        port=lake.port,
+        catalog=lake.catalog,
+        **client_kwargs(Path(lake.auth_dir or auth_dir_for()), lake.user),
     )
 
 
@@ -79,17 +97,10 @@ def frame(conn, sql: str):
 def _frame_as_text(conn, sql: str):
     """`frame` through the client's raw values, dates and times parsed leniently (NaT)."""
     import pandas as pd
-    import trino
 
-    raw = trino.dbapi.connect(
-        host=conn.host,
-        port=conn.port,
-        user=conn.user,
-        catalog=conn.catalog,
-        schema=conn.schema,
-        http_scheme=conn.http_scheme,
-        legacy_primitive_types=True,
-    ).cursor()
+    from gamelake.runtime.trino_auth import connection_like
+
+    raw = connection_like(conn, legacy_primitive_types=True).cursor()
     raw.execute(sql)
     rows = raw.fetchall()
     df = pd.DataFrame(rows, columns=[d[0] for d in raw.description or []])

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import typer
 from rich.logging import RichHandler
@@ -23,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 topics_app = typer.Typer(help="Kafka topics of the event families.", no_args_is_help=True)
-trino_app = typer.Typer(help="Trino: register lake tables.", no_args_is_help=True)
+trino_app = typer.Typer(help="Trino: register lake tables, make credentials.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 app.add_typer(trino_app, name="trino")
 
@@ -264,22 +265,50 @@ def sql(
     if query:
         print_result(console, trino_client.run(trino_client.connect(settings.trino), query))
         return
-    from gamelake.runtime import java
+    from gamelake.runtime import java, trino_auth
     from gamelake.runtime.artifacts import Layout
 
     java_home = java.require_java_home(settings.versions.trino_java_min)
     cli = Layout(settings.paths, settings.versions).trino_cli
-    os.execv(
+    t = settings.trino
+    # The CLI reads the password from TRINO_PASSWORD (never from its command line).
+    env = {**os.environ, "TRINO_PASSWORD": trino_auth.read_password(t.auth_dir, t.user)}
+    os.execve(
         str(java_home / "bin" / "java"),
         [
             "java",
             "-jar",
             str(cli),
-            f"--server={settings.trino.url}",
-            f"--catalog={settings.trino.catalog}",
-            f"--user={settings.trino.user}",
+            f"--server={t.url}",
+            f"--truststore-path={trino_auth.cert_file(t.auth_dir)}",
+            f"--catalog={t.catalog}",
+            f"--user={t.user}",
+            "--password",
         ],
+        env,
     )
+
+
+@trino_app.command("auth")
+def trino_auth_cmd(
+    ctx: typer.Context,
+    compose_config: Path = typer.Option(
+        None, help="Also write the docker-compose coordinator's config.properties here."
+    ),
+) -> None:
+    """Generate Trino's passwords, bcrypt hashes, TLS key and shared secret (once; 0600).
+
+    `gamelake up` does this on Trino's first start; this command is for a Trino gamelake does
+    not start (docker-compose, a cluster). Prints where the files are, never their content.
+    """
+    from gamelake.ops import compose
+    from gamelake.runtime import trino, trino_auth
+
+    settings = _settings(ctx)
+    auth = trino.ensure_auth(settings, trino.find_keytool())
+    if compose_config:
+        trino_auth.write_private(compose_config, compose.coordinator_config(auth))
+    log.info("Trino credentials in %s (certificate %s)", settings.trino.auth_dir, auth.cert)
 
 
 # --- demo ------------------------------------------------------------------------------------

@@ -131,10 +131,19 @@ class TrinoSettings:
     heap_mb: int
     query_max_memory_mb: int
     start_timeout_s: int
+    # Where the server listens (default: `host`); 0.0.0.0 opens it to other machines.
+    bind_host: str | None = None
+    # The generated passwords, CA certificate and server keys (default: <state>/trino/auth).
+    auth_dir: Path | None = None
+
+    @property
+    def listen_host(self) -> str:
+        return self.bind_host or self.host
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        # HTTPS always: Trino checks passwords only on secure requests.
+        return f"https://{self.host}:{self.port}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,6 +206,12 @@ def load_versions(pom: Path) -> Versions:
     )
 
 
+def _trino_raw(trino: dict[str, Any], root: Path, state: Path) -> dict[str, Any]:
+    """The profile's trino section with its auth folder resolved (default: under the state)."""
+    auth = trino.get("auth_dir")
+    return {**trino, "auth_dir": (root / auth).resolve() if auth else state / "trino" / "auth"}
+
+
 def load_settings(
     env: str = DEFAULT_ENV,
     root: Path | None = None,
@@ -223,7 +238,7 @@ def load_settings(
             paths=paths,
             kafka=KafkaSettings(**raw["kafka"]),
             spark=SparkSettings(**spark_raw),
-            trino=TrinoSettings(**raw["trino"]),
+            trino=TrinoSettings(**_trino_raw(raw["trino"], root, paths.state)),
             streams=StreamSettings(**(raw.get("streams") or {})),
             versions=load_versions(root / "conf" / "maven" / "pom.xml"),
         )

@@ -26,16 +26,18 @@ def connect(
     schema: str | None = None,
     catalog: str | None = None,
 ):
-    """A DB-API connection to the profile's Trino, on its Delta catalog unless told another."""
+    """A DB-API connection to the profile's Trino, on its Delta catalog unless told another,
+    logged in with the user's generated password over TLS."""
     import trino as trino_dbapi
+
+    from gamelake.runtime.trino_auth import client_kwargs
 
     return trino_dbapi.dbapi.connect(
         host=trino.host,
         port=trino.port,
-        user=user or trino.user,
         catalog=catalog or trino.catalog,
         schema=schema,
-        http_scheme="http",
+        **client_kwargs(trino.auth_dir, user or trino.user),
     )
 
 
@@ -101,12 +103,9 @@ def register_lake_at(
 
 def _on_catalog(conn, catalog: str):
     """A connection like `conn` whose session catalog is `catalog`."""
-    import trino as trino_dbapi
+    from gamelake.runtime.trino_auth import connection_like
 
-    return trino_dbapi.dbapi.connect(
-        host=conn.host, port=conn.port, user=conn.user, catalog=catalog,
-        http_scheme=conn.http_scheme, auth=conn.auth,
-    )  # fmt: skip
+    return connection_like(conn, catalog=catalog, schema=None)
 
 
 def create_views(conn, catalog: str, sql_dir: Path | None = None) -> list[str]:

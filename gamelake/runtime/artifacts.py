@@ -29,7 +29,8 @@ from gamelake.errors import GamelakeError
 log = logging.getLogger(__name__)
 
 # Trino ships ~80 plugins (0.8 GB); unpacking only these keeps start-up and disk small.
-TRINO_PLUGINS = ("delta-lake",)
+# password-authenticators: the file authenticator checking the generated passwords.
+TRINO_PLUGINS = ("delta-lake", "password-authenticators")
 _JAR_NAME = re.compile(r"^(?P<artifact>.+?)-\d[\w.\-]*\.jar$")
 
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from gamelake.config import Settings
-from gamelake.runtime import kafka, process, trino
+from gamelake.runtime import kafka, process, trino, trino_auth
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ SERVICES: tuple[Service, ...] = (
         name="trino",
         handle=trino.handle,
         start=trino.start,
-        healthy=lambda s: trino.is_healthy(s.trino.url),
+        healthy=lambda s: trino.is_healthy(s.trino.url, trino_auth.cert_file(s.trino.auth_dir)),
         port=lambda s: s.trino.port,
         timeout_s=lambda s: float(s.trino.start_timeout_s),
     ),

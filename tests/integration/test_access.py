@@ -1,7 +1,10 @@
-"""What an analyst may see: no bronze, no quarantined raw values, PII masked, no secret anywhere.
+"""Who may log in to Trino, and what an analyst may see: no bronze, no quarantined raw values,
+PII masked, no secret anywhere.
 
-Runs on the shared generated lake (`lake_run`), through Trino's file-based access control
-(conf/trino/access.yaml), as the `analyst` user next to the pipeline's `etl` user.
+Logins run against the profile's Trino (HTTPS, generated passwords). The rest runs on the
+shared generated lake (`lake_run`), through Trino's file-based access control
+(conf/trino/access.yaml), as the `analyst` user next to the pipeline's `etl` user, each with
+its own password.
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ import json
 import re
 
 import pytest
-from trino.exceptions import TrinoUserError
+import requests
+import trino
+from trino.exceptions import HttpError, TrinoUserError
 
 from gamelake import trino_client
+from gamelake.runtime import trino_auth
 from tests.lake_text import lake_text
 
 pytestmark = pytest.mark.integration
@@ -40,8 +46,68 @@ def refused(conn, sql) -> str:
     return caught.value.message
 
 
+def _as(t, user: str, password: str | None):
+    """A connection to the profile's Trino over its TLS as `user`, with `password` (or none)."""
+    auth = trino.auth.BasicAuthentication(user, password) if password is not None else None
+    session = trino_auth.tls_session(trino_auth.cert_file(t.auth_dir))
+    return trino.dbapi.connect(host=t.host, port=t.port, user=user, http_scheme="https",
+                               auth=auth, http_session=session, catalog=t.catalog)  # fmt: skip
+
+
+def _statement(url: str, user: str, **kwargs) -> requests.Response | None:
+    """POST `select 1` to Trino's statement API claiming `user`; None if the server hangs up."""
+    try:
+        return requests.post(f"{url}/v1/statement", data="select 1", timeout=10,
+                             headers={"X-Trino-User": user}, **kwargs)  # fmt: skip
+    except requests.ConnectionError:
+        return None
+
+
+def test_etl_logs_in_with_its_generated_password(services):
+    t = services.trino
+    password = trino_auth.read_password(t.auth_dir, "etl")
+    assert rows(_as(t, "etl", password), "select current_user") == [["etl"]]
+    assert rows(trino_client.connect(t), "select current_user") == [["etl"]]
+
+
+@pytest.mark.parametrize("password", ["wrong", "", None], ids=["wrong", "empty", "none"])
+def test_etl_without_its_password_is_refused(services, password):
+    with pytest.raises(HttpError, match="401"):
+        rows(_as(services.trino, "etl", password), "select 1")
+
+
+def test_analyst_password_does_not_open_etl(services):
+    t = services.trino
+    analyst_password = trino_auth.read_password(t.auth_dir, "analyst")
+    with pytest.raises(HttpError, match="401"):
+        rows(_as(t, "etl", analyst_password), "select 1")
+    # Logged in as analyst, claiming etl in the header: Trino refuses the impersonation.
+    session = trino_auth.tls_session(trino_auth.cert_file(t.auth_dir))
+    answer = session.post(f"{t.url}/v1/statement", data="select 1", timeout=10,
+                          headers={"X-Trino-User": "etl"}, auth=("analyst", analyst_password))  # fmt: skip
+    state = answer.json() if answer.status_code == 200 else {}
+    while "nextUri" in state and "error" not in state:
+        state = session.get(state["nextUri"], timeout=10, auth=("analyst", analyst_password)).json()
+    assert answer.status_code != 200 or "cannot impersonate" in state["error"]["message"], state
+
+
+def test_anonymous_clients_are_refused(services):
+    t = services.trino
+    cert = str(trino_auth.cert_file(t.auth_dir))
+    # Plain HTTP on Trino's port: no HTTP listener at all, the TLS server hangs up.
+    plain = _statement(f"http://{t.host}:{t.port}", "etl")
+    assert plain is None or plain.status_code in (400, 401, 403), plain.text
+    # HTTPS without credentials, the user name only claimed in the header.
+    anonymous = _statement(t.url, "etl", verify=cert)
+    assert anonymous is not None and anonymous.status_code == 401
+    # A client that does not know the generated certificate does not talk to this server.
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.Session().get(f"{t.url}/v1/info", timeout=10, verify=True)
+
+
 def test_analyst_is_refused_on_bronze(lake_run, analyst):
     assert rows(lake_run.conn, "select count(*) from bronze.events")[0][0] > 0  # etl reads it
+    assert rows(analyst, "select current_user") == [["analyst"]]  # logged in by password
     refused(analyst, "select count(*) from bronze.events")
     refused(analyst, "show tables from bronze")
     visible = {r[0] for r in rows(analyst, "show schemas")}

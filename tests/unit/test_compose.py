@@ -82,7 +82,7 @@ def test_docker_profile_points_at_the_compose_services(root, compose_file):
     s = load_settings("docker", root)
     services = compose_file["services"]
     assert s.kafka.bootstrap_servers == "kafka:9092" and "kafka" in services
-    assert s.trino.url == "http://trino:8080" and "trino" in services
+    assert s.trino.url == "https://trino:8080" and "trino" in services
     assert s.spark.master == "spark://spark-master:7077" and "spark-master" in services
     assert str(s.paths.lake) == "s3a://gamelake/lake"
     assert s.spark.extra["spark.hadoop.fs.s3a.endpoint"] == "http://minio:9000"
@@ -103,3 +103,45 @@ def test_local_profile_keeps_local_paths(root):
     s = load_settings("local", root)
     assert s.paths.checkpoints == s.paths.state / "checkpoints"
     assert not isinstance(s.paths.lake, LakeUri)
+
+
+def _props(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if line and line[0] != "#")
+
+
+def test_compose_trino_checks_passwords_as_the_embedded_one(root, compose_file, tmp_path):
+    from gamelake.runtime.trino_auth import ServerAuth, server_properties
+
+    auth = ServerAuth(tmp_path / "password.db", tmp_path / "keystore.p12",
+                      tmp_path / "trino-cert.pem", "store-pw", "shared")  # fmt: skip
+    props = _props(compose.coordinator_config(auth))
+    embedded = server_properties(auth, compose.TRINO_PORT, compose.TRINO_HOST)
+    # Same keys and values, only the files are where the image sees them.
+    assert props.keys() >= embedded.keys()
+    for key, value in embedded.items():
+        assert props[key] == value.replace(str(tmp_path), str(compose.IMAGE_AUTH)), key
+    assert props["http-server.authentication.type"] == "PASSWORD"
+    assert props["http-server.http.enabled"] == "false"
+
+    trino = compose_file["services"]["trino"]
+    assert f"--config={compose.IMAGE_AUTH}/config.properties" in trino["command"]
+    assert f"trino-auth:{compose.IMAGE_AUTH}:ro" in trino["volumes"]
+    authenticator = _props((root / "docker/trino/password-authenticator.properties").read_text())
+    assert authenticator["file.password-file"] == f"{compose.IMAGE_AUTH}/password.db"
+    # Clients of the docker profile read their passwords where the volume is mounted.
+    auth_dir = load_settings("docker", root).trino.auth_dir.relative_to(root)
+    for name in ("trino-auth", "pipeline", "jupyter"):
+        mounts = [v.split(":")[:2] for v in compose_file["services"][name]["volumes"]]
+        assert ["trino-auth", f"/opt/gamelake/{auth_dir}"] in mounts, name
+
+
+def test_compose_publishes_ports_on_the_host_loopback_only(compose_file):
+    published = [
+        (name, port)
+        for name, service in compose_file["services"].items()
+        for port in service.get("ports") or ()
+    ]
+    assert published
+    assert all(str(port).startswith("127.0.0.1:") for _, port in published), published
+    jupyter = compose_file["services"]["jupyter"]["command"]
+    assert not any(arg.startswith("--ServerApp.token=") for arg in jupyter), "token disabled"

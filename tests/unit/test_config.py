@@ -14,7 +14,9 @@ def test_local_profile_resolves_paths_under_root(root):
     assert s.paths.lake == root / ".gamelake" / "lake"
     assert s.paths.jars == root / ".gamelake" / "jars"
     assert s.kafka.bootstrap_servers == f"127.0.0.1:{s.kafka.port}"
-    assert s.trino.url == f"http://127.0.0.1:{s.trino.port}"
+    assert s.trino.url == f"https://127.0.0.1:{s.trino.port}"
+    assert s.trino.listen_host == "127.0.0.1"
+    assert s.trino.auth_dir == s.paths.state / "trino" / "auth"
 
 
 def test_test_profile_extends_local(root):
