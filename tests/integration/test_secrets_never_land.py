@@ -44,8 +44,7 @@ def test_secrets_land_masked_in_rescued_data_and_quarantine(lake_run):
     ).rows[0][0]
     quarantined = trino_client.run(
         lake_run.conn,
-        "select count(*) from ops.quarantine"
-        " where from_utf8(raw_value) like '%[REDACTED]%'",
+        "select count(*) from ops.quarantine where from_utf8(raw_value) like '%[REDACTED]%'",
     ).rows[0][0]
     assert rescued > 0 and quarantined >= 10
 

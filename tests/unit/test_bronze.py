@@ -51,7 +51,9 @@ def test_secrets_are_redacted_wherever_they_appear(spark):
     out = {
         r.kafka_offset: bytes(r.value)
         for r in to_bronze(
-            spark.createDataFrame(rows, KAFKA_COLUMNS), "gamelake.", SecretPolicy(words=(), exact=("password",))
+            spark.createDataFrame(rows, KAFKA_COLUMNS),
+            "gamelake.",
+            SecretPolicy(words=(), exact=("password",)),
         ).collect()
     }
     assert out[0] == b'{"user_id": "u1", "password": "[REDACTED]", "x": 1}'
