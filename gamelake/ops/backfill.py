@@ -129,7 +129,7 @@ def backfill_bronze(
     start: Offsets,
     end: Offsets,
     topic_prefix: str,
-    secrets: SecretPolicy,
+    secrets: SecretPolicy | None,
     target: Path,
     partition_by: Sequence[str],
 ) -> BackfillResult:

@@ -22,6 +22,7 @@ from gamelake.generator import GeneratorOptions, generate
 from gamelake.ops.backfill import backfill_bronze, plan_backfill
 from gamelake.ops.offsets import Bound, checkpoint_offsets, parse_bound
 from gamelake.pipeline import load_pipeline_conf, table_path
+from gamelake.secrets import SecretPolicy
 from gamelake.spark import submit_command, submit_env
 
 pytestmark = pytest.mark.integration
@@ -65,7 +66,8 @@ def _backfill(spark, settings, ops, start: Bound, end: Bound):
     plan = plan_backfill(settings.kafka.bootstrap_servers, ops["pattern"], start, end)
     return backfill_bronze(
         spark, settings.kafka.bootstrap_servers, plan.start, plan.end, ops["prefix"],
-        ["password"], ops["bronze"], ops["pipeline"].bronze_partition_by,
+        SecretPolicy(words=(), exact=("password",)), ops["bronze"],
+        ops["pipeline"].bronze_partition_by,
     )  # fmt: skip
 
 

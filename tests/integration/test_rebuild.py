@@ -44,7 +44,7 @@ def _land_scores(spark, settings, area, prefix, seed: int, start_ms: int) -> Non
     plan = plan_backfill(bootstrap, topic.replace(".", r"\."), Bound("earliest"), Bound("latest"))
     lake = area / "lake"
     bronze = table_path(lake, "bronze", pipeline.bronze_table)
-    backfill_bronze(spark, bootstrap, plan.start, plan.end, prefix, [], bronze,
+    backfill_bronze(spark, bootstrap, plan.start, plan.end, prefix, None, bronze,
                     pipeline.bronze_partition_by)  # fmt: skip
     rejects = pipeline.rejects_topic.removeprefix(pipeline.topic_prefix)
     start_silver(spark, contracts, lake, bronze, area / "checkpoints" / "silver",
