@@ -122,7 +122,7 @@ def prepare(settings: Settings) -> Path:
     if not (kdir / "data" / "meta.properties").is_file():
         cmd = _java(
             "kafka.tools.StorageTool",
-            ["format", "-t", _cluster_id(), "-c", str(props), "--standalone"],
+            ["format", f"--cluster-id={_cluster_id()}", "-c", str(props), "--standalone"],
             settings,
             heap_mb=256,
         )
