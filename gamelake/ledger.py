@@ -160,15 +160,21 @@ def append_batch(
     app_id: str,
     batch_id: int,
     ledger: BatchLedger,
+    *,
+    optimize_write: bool = True,
 ) -> bool:
     """Append a micro-batch to a Delta table unless it already holds it; True when written.
 
     A replay after a crash skips the tables its first attempt committed, so no row is
     doubled; the batch id travels in the commit itself, so no row is lost either.
+    `optimize_write` False skips Delta's shuffle into well-sized files, which only pays when
+    `df` has several partitions: one task already writes one file per partition value.
     """
     if ledger.holds(table, app_id, batch_id):
         log.info("%s already holds batch %d of %s: skipped", table.name, batch_id, app_id)
         return False
-    delta_append(df, partition_by, userMetadata=batch_tag(app_id, batch_id)).save(str(table))
+    tag = batch_tag(app_id, batch_id)
+    optimize = str(optimize_write).lower()
+    delta_append(df, partition_by, userMetadata=tag, optimizeWrite=optimize).save(str(table))
     ledger.committed(table, app_id, batch_id)
     return True
