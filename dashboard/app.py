@@ -43,14 +43,11 @@ def chart(key: str, title: str, df: pd.DataFrame, x: str, y: str | list[str], *,
 
 
 def kd_leaders(conn) -> pd.DataFrame:
-    """Players with the best K/D over all their 5-minute windows (deaths > 0)."""
-    kd = ask(conn, "combat/kd_ratio_per_player_5m").df
+    """The 10 players with the best K/D over all their 5-minute windows (deaths > 0)."""
+    kd = ask(conn, "combat/kd_leaders").df
     if kd.empty:
         return pd.DataFrame(columns=["player", "kd_ratio"])
-    per = kd.groupby("player_id", as_index=False)[["kills", "deaths"]].sum()
-    per = per[per.deaths > 0].assign(kd_ratio=lambda d: d.kills / d.deaths)
-    per["player"] = per.player_id.astype(str)
-    return per.sort_values(["kd_ratio", "kills"], ascending=False).head(10)
+    return kd.assign(player=kd.player_id.astype(str))
 
 
 def quality(conn, available: set[str]) -> tuple[pd.DataFrame, str, str]:
@@ -122,7 +119,7 @@ def board() -> None:
         chart("chart_top_players", "Leaderboard: top 10 players", players.astype({"user_id": str}),
               "user_id", "total_score", kind="barh", source="leaderboards/top_players")  # fmt: skip
         chart("chart_kd", "Best K/D (5-minute windows, all time)", kd_leaders(conn), "player",
-              "kd_ratio", source="combat/kd_ratio_per_player_5m")  # fmt: skip
+              "kd_ratio", source="combat/kd_leaders")  # fmt: skip
     with right:
         teams = ask(conn, "leaderboards/top_teams").df
         chart("chart_top_teams", "Leaderboard: top 10 teams", teams.astype({"team_id": str}),

@@ -401,10 +401,34 @@ def _(w: World):
     for e in w.ev["telemetry"]:
         k = per[(e["player_id"], floor_to(ms(e["timestamp"]), 300))]
         k[0 if e["event_type"] == "kill" else 1] += 1
+    since = max(s for _, s in per) - dt.timedelta(minutes=55)
+    windows = defaultdict(list)
+    for (p, s), (k, d) in per.items():
+        if s >= since:
+            windows[s].append({"player_id": p, "kills": k, "deaths": d,
+                               "kd": k / d if d else None})  # fmt: skip
     return [
-        {"window_start": s, "window_end": s + dt.timedelta(minutes=5), "player_id": p,
-         "kills": k, "deaths": d, "kd_ratio": Rounded(k / d, 2) if d else None}
-        for (p, s), (k, d) in per.items()
+        {"window_start": s, "window_end": s + dt.timedelta(minutes=5), "player_id": r["player_id"],
+         "kills": r["kills"], "deaths": r["deaths"], "kills_rank": r["kills_rank"],
+         "kd_ratio": Rounded(r["kd"], 2) if r["deaths"] else None}
+        for s, rows in windows.items()
+        for r in top(rows, lambda r: (-r["kills"], r["kd"] is None, -(r["kd"] or 0),
+                                      r["player_id"]), 10, "kills_rank")
+    ]  # fmt: skip
+
+
+@oracle("combat/kd_leaders")
+def _(w: World):
+    per = defaultdict(lambda: [0, 0])
+    for e in w.ev["telemetry"]:
+        per[e["player_id"]][0 if e["event_type"] == "kill" else 1] += 1
+    rows = [
+        {"player_id": p, "kills": k, "deaths": d, "kd": k / d} for p, (k, d) in per.items() if d
+    ]
+    return [
+        {"kd_rank": r["kd_rank"], "player_id": r["player_id"], "kills": r["kills"],
+         "deaths": r["deaths"], "kd_ratio": Rounded(r["kd"], 2)}
+        for r in top(rows, lambda r: (-r["kd"], -r["kills"], r["player_id"]), 10, "kd_rank")
     ]  # fmt: skip
 
 
