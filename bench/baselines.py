@@ -26,7 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from gamelake import kafka_io, sinks
+from gamelake import feed, kafka_io
 from gamelake.config import load_settings
 from gamelake.contracts import Contract, load_contracts
 from gamelake.generator import GeneratorOptions, generate
@@ -128,7 +128,7 @@ def kafka_baseline(settings, contracts: dict[str, Contract], events: int) -> dic
     topics = {f: prefix + f for f in contracts}
     kafka_io.create_topics(bootstrap, topics.values(), 2, 2)
     try:
-        produced = sinks.to_kafka(bootstrap, generate(contracts, options(events)), topics)
+        produced = feed.to_kafka(bootstrap, generate(contracts, options(events)), topics)
         # librdkafka's default fetch settings: larger fetch buffers stalled the consumer here.
         consumer = Consumer(
             {

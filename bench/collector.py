@@ -1,7 +1,7 @@
 """Collector throughput: sustained accepted events/s and request latency against the real Kafka.
 
-Runs `gamelake.collector` under uvicorn in a child process on a free loopback port (so the
-client does not share its interpreter), posts batches of valid events from concurrent
+Runs the collector (gamelake/collector/) under uvicorn in a child process on a free loopback
+port (so the client does not share its interpreter), posts batches of valid events from concurrent
 asyncio clients for a bounded time, and writes bench/results/collector.json.
 
     .venv/bin/python -m bench.collector [--seconds 20] [--concurrency 8] [--batch 100]
@@ -94,16 +94,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(port: int, bootstrap: str, producer: str, keys_file: Path) -> None:
+def serve(port: int, bootstrap: str, keys_file: Path) -> None:
     """Nothing: runs the collector on the loopback port until terminated."""
     import uvicorn
 
-    from gamelake.collector import ConfluentSink, KafkaPythonSink, create_app
+    from gamelake.collector.app import create_app
     from gamelake.config import project_root
     from gamelake.contracts import load_contracts
     from gamelake.keys import KeyRing, RateLimiter
+    from gamelake.producer import REQUEST_SETTINGS, KafkaProducer
 
-    sink = ConfluentSink(bootstrap) if producer == "confluent" else KafkaPythonSink(bootstrap)
+    sink = KafkaProducer(bootstrap, "gamelake-collector", REQUEST_SETTINGS)
     contracts = load_contracts(project_root() / "conf" / "contracts")
     # The key is checked on every request as in service; no rate limit, to measure throughput.
     app = create_app(
@@ -184,7 +185,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     _, key = create_key(keys_file, "bench")
     server = subprocess.Popen(
         [sys.executable, "-m", "bench.collector", "serve", "--port", str(port),
-         "--bootstrap", bootstrap, "--producer", args.producer, "--keys-file", str(keys_file)],
+         "--bootstrap", bootstrap, "--keys-file", str(keys_file)],
         cwd=Path(__file__).resolve().parent.parent,
     )  # fmt: skip
     try:
@@ -237,7 +238,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "warmup_s": args.warmup,
             "batch": args.batch,
             "concurrency": args.concurrency,
-            "producer": args.producer,
+            "producer": "confluent",
             "producer_conf": "acks=all, idempotent, linger 2 ms, each request waits for its acks",
             "auth": "a collector key checked on every request, no rate limit",
             "server": "uvicorn, 1 process, h11, access log off",
@@ -258,18 +259,16 @@ def main(argv: list[str] | None = None) -> None:
     srv = sub.add_parser("serve", help="(internal) run the collector under test")
     srv.add_argument("--port", type=int, required=True)
     srv.add_argument("--bootstrap", required=True)
-    srv.add_argument("--producer", default="confluent")
     srv.add_argument("--keys-file", type=Path, required=True)
     parser.add_argument("--env", default="local", help="conf/env profile (Kafka address)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured duration")
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured lead-in")
     parser.add_argument("--batch", type=int, default=100, help="events per request")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
-    parser.add_argument("--producer", choices=["confluent", "kafka-python"], default="confluent")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.command == "serve":
-        serve(args.port, args.bootstrap, args.producer, args.keys_file)
+        serve(args.port, args.bootstrap, args.keys_file)
         return
     result = run(args)
     print(json.dumps({k: result[k] for k in ("events_per_s", "requests_per_s", "latency_ms")}))

@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 
 from bench._jobs import batch_digest
-from gamelake import kafka_io, sinks, trino_client
+from gamelake import feed, kafka_io, trino_client
 from gamelake.config import load_settings
 from gamelake.contracts import load_contracts
 from gamelake.generator import GeneratorOptions, Record, generate
@@ -117,7 +117,7 @@ def measure_rate(settings, contracts, pipeline, rate: float, args) -> dict[str, 
     # on a Delta table that does not exist yet) and the checkpoints the run continues from.
     options = GeneratorOptions(seed=7, start_ms=int(time.time() * 1000), world_rate=rate)
     warm_up = dataclasses.replace(options, seed=8, events=2000)
-    sinks.to_kafka(bootstrap, generate(contracts, warm_up), topics)
+    feed.to_kafka(bootstrap, generate(contracts, warm_up), topics)
     once = submit_command(settings, "pipeline", ["--once", *job_args])
     if subprocess.run(once, env=env, stdout=log_file, stderr=log_file).returncode != 0:
         raise SystemExit(f"the warm-up pipeline failed; see {area / 'pipeline.log'}")
@@ -143,7 +143,7 @@ def measure_rate(settings, contracts, pipeline, rate: float, args) -> dict[str, 
 
         def produce() -> None:
             records = with_markers(generate(contracts, options), run, sent)
-            s = sinks.to_kafka(bootstrap, records, topics, rate=rate, duration_s=args.seconds)
+            s = feed.to_kafka(bootstrap, records, topics, rate=rate, duration_s=args.seconds)
             produced.update(events=s.records, seconds=round(s.seconds, 1), rate=round(s.rate))
 
         producer = threading.Thread(target=produce, daemon=True)

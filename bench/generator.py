@@ -22,10 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gamelake import kafka_io, sinks
+from gamelake import kafka_io, shards
 from gamelake.config import load_settings
 from gamelake.contracts import load_contracts
 from gamelake.generator import GeneratorOptions, generate
+from gamelake.producer import BULK_SETTINGS
 
 RESULTS = Path(__file__).parent / "results" / "generator.json"
 TARGET = 50_000
@@ -76,7 +77,7 @@ def with_confluent(
     bootstrap: str, conf_dir: Path, options: GeneratorOptions, topics: dict[str, str], workers: int
 ) -> dict[str, Any]:
     """Events/s of `gamelake generate --workers N`'s path, until every ack is in."""
-    summary = sinks.to_kafka_sharded(bootstrap, conf_dir / "contracts", options, topics, workers)
+    summary = shards.to_kafka_sharded(bootstrap, conf_dir / "contracts", options, topics, workers)
     return {
         "events": summary.records,
         "seconds": round(summary.seconds, 2),
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "meets_target": best["events_per_s"] >= TARGET,
         "scenarios": scenarios,
         "settings": {
-            "confluent_kafka": dict(kafka_io.BULK_PRODUCER_SETTINGS),
+            "confluent_kafka": dict(BULK_SETTINGS),
             "kafka_python": KAFKA_PYTHON_SETTINGS,
             "topics": "bench.generator.<family>, 2 partitions, replication 1",
             "families": sorted(contracts),

@@ -24,7 +24,7 @@ from typing import Any
 
 from bench._jobs import logged_batches, run_job
 from bench._rss import RssSampler
-from gamelake import kafka_io, sinks
+from gamelake import kafka_io, shards
 from gamelake.config import load_settings
 from gamelake.contracts import load_contracts
 from gamelake.generator import GeneratorOptions
@@ -48,7 +48,7 @@ def produce(settings, events: int, prefix: str, workers: int) -> dict[str, Any]:
         seed=1, events=events, late_fraction=0.02, duplicate_fraction=0.03, malformed_fraction=0.05
     )
     started = time.perf_counter()
-    summary = sinks.to_kafka_sharded(
+    summary = shards.to_kafka_sharded(
         settings.kafka.bootstrap_servers, conf / "contracts", options, topics, workers
     )
     return {"events": summary.records, "seconds": round(time.perf_counter() - started, 1)}

@@ -1,8 +1,9 @@
 """Event contracts: one YAML per family under conf/contracts, and what is derived from them.
 
 A contract declares a family's fields (nested structs, arrays), which are required, their
-enums and ranges, the key, event-type and event-time fields, and a PII/secret policy per
-field. Spark schemas (`spark_schema`), JSON Schemas (`json_schema`) and the flattened
+enums and ranges, the key, event-type and event-time fields, a PII/secret policy per
+field, and the fields that recognise a raw payload as the family's (`recognised_by`, see
+gamelake/routing.py). Spark schemas (`spark_schema`), JSON Schemas (`json_schema`) and the flattened
 silver columns (`leaves`) are all derived here; nothing else declares a family's shape.
 """
 
@@ -80,6 +81,9 @@ class Contract:
     event_time_field: tuple[str, ...]
     event_time_fallback: str | None
     fields: tuple[Field, ...]
+    # A payload holding all these fields (each with one of its enum values, where it has an
+    # enum) is this family's, when nothing else names its family.
+    recognised_by: tuple[tuple[str, ...], ...] = ()
 
     def field(self, path: tuple[str, ...] | str) -> Field:
         """The field at a dotted path (or path tuple)."""
@@ -256,6 +260,7 @@ def parse_contract(raw: dict[str, Any], envelope: dict[str, Any], where: str) ->
             event_time_field=tuple(raw["event_time"]["field"].split(".")),
             event_time_fallback=raw["event_time"].get("fallback"),
             fields=fields,
+            recognised_by=tuple(tuple(p.split(".")) for p in raw.get("recognised_by", ())),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise GamelakeError(f"{where}: missing or malformed {exc}") from exc
@@ -264,6 +269,7 @@ def parse_contract(raw: dict[str, Any], envelope: dict[str, Any], where: str) ->
         ("key", contract.key),
         ("event_type", contract.event_type_field),
         ("event_time", contract.event_time_field),
+        *(("recognised_by", p) for p in contract.recognised_by),
     ):
         if path is not None:
             try:

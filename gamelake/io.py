@@ -1,4 +1,6 @@
-"""Sources and sinks: the only places jobs touch Kafka and Delta, so tests swap paths, not code."""
+"""Spark's Kafka and Delta reads and writes the streaming and batch stages share: the Kafka
+source, Delta stream and batch writers, the ops session, and a query's progress counts. Paths
+and servers are arguments, so tests point them elsewhere."""
 
 from __future__ import annotations
 

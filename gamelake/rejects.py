@@ -25,9 +25,10 @@ def raw_keep(max_record_bytes: int, keep: int = RAW_KEEP_BYTES) -> int:
     return min(keep, max_record_bytes // 8)
 
 
-def now_iso() -> str:
-    """The current UTC time as ISO-8601 text with microseconds and a Z (the collector's form)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def iso_utc(moment: datetime) -> str:
+    """ISO-8601 text of a UTC time with microseconds and a Z suffix: a rejects record's
+    `received_at`, and the collector's envelope's."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def raw_reject(

@@ -1,4 +1,4 @@
-"""Valid events per family for the collector's tests, and an in-memory sink to catch records."""
+"""Valid events per family for the collector's tests, and an in-memory producer to catch records."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def event(family: str, **changes: Any) -> dict[str, Any]:
 
 
 class MemorySink:
-    """The collector's Sink over a list: (topic, key, value) per record sent."""
+    """The collector's Producer over a list: (topic, key, value) per record sent."""
 
     def __init__(self) -> None:
         self.records: list[tuple[str, bytes | None, bytes]] = []

@@ -1,17 +1,21 @@
-"""`gamelake collect`: the HTTP collector (gamelake/collector.py) on the profile's Kafka."""
+"""`gamelake collect`: the HTTP collector (gamelake/collector/) on the profile's Kafka."""
 
 from __future__ import annotations
 
 import logging
 import socket
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from gamelake.keys import DEFAULT_BURST, DEFAULT_RATE_PER_S
 
-log = logging.getLogger("gamelake")
+if TYPE_CHECKING:
+    from gamelake.config import Settings
+    from gamelake.keys import KeyRing, RateLimiter
+    from gamelake.producer import KafkaProducer
 
-PRODUCERS = ("confluent", "kafka-python")
+log = logging.getLogger("gamelake")
 
 
 def _require_free_port(host: str, port: int) -> None:
@@ -26,13 +30,46 @@ def _require_free_port(host: str, port: int) -> None:
             ) from exc
 
 
+def _collector_app(
+    settings: Settings, producer: KafkaProducer, limiter: RateLimiter
+) -> tuple[Any, KeyRing]:
+    """The collector's ASGI app on the profile's contracts, topics, secret policy and keys,
+    and its key ring."""
+    from gamelake.collector.app import create_app
+    from gamelake.contracts import load_contracts
+    from gamelake.kafka_io import ensure_family_topics
+    from gamelake.keys import KeyRing, key_store_path
+    from gamelake.pipeline import load_pipeline_conf
+    from gamelake.secrets import declared_secrets, load_policy
+
+    pipeline = load_pipeline_conf(settings.paths.conf)
+    contracts = load_contracts(settings.paths.conf / "contracts")
+    # The broker does not auto-create topics: a record for a missing one would hang.
+    created = ensure_family_topics(settings)
+    if created:
+        log.info("created topics: %s", ", ".join(created))
+    keys = KeyRing(key_store_path(settings.paths.state))
+    if not keys.active:
+        log.warning(
+            "no active key in %s: every write is refused (401) until "
+            "`gamelake keys create --source NAME` makes one (no restart needed)",
+            keys.path,
+        )
+    collector_app = create_app(
+        contracts, producer, pipeline.topic_for, pipeline.rejects_topic,
+        health_check=producer.check,
+        secrets=load_policy(settings.paths.conf, declared_secrets(contracts)),
+        keys=keys, rate_limiter=limiter, max_record_bytes=pipeline.max_record_bytes,
+    )  # fmt: skip
+    return collector_app, keys
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def collect(
         ctx: typer.Context,
         host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
         port: int = typer.Option(8088, help="Port to listen on."),
-        producer: str = typer.Option("confluent", help="Kafka client: confluent | kafka-python."),
         access_log: bool = typer.Option(True, help="Log one line per request."),
         rate_limit: float = typer.Option(
             DEFAULT_RATE_PER_S, "--rate-limit", min=0, help="Requests/s per key (0: no limit)."
@@ -47,50 +84,26 @@ def register(app: typer.Typer) -> None:
         create`); /health and /metrics (refused requests) stay open."""
         import uvicorn
 
-        from gamelake.collector import ConfluentSink, KafkaPythonSink, create_app
-        from gamelake.contracts import load_contracts
-        from gamelake.errors import GamelakeError
-        from gamelake.kafka_io import ensure_family_topics
-        from gamelake.keys import KeyRing, RateLimiter, key_store_path
+        from gamelake.keys import RateLimiter
         from gamelake.pipeline import load_pipeline_conf
-        from gamelake.secrets import declared_secrets, load_policy
+        from gamelake.producer import REQUEST_SETTINGS, KafkaProducer
 
-        if producer not in PRODUCERS:
-            raise GamelakeError(f"unknown producer {producer!r}", fix=f"one of: {PRODUCERS}")
         settings = ctx.obj
         pipeline = load_pipeline_conf(settings.paths.conf)
-        contracts = load_contracts(settings.paths.conf / "contracts")
         bootstrap = settings.kafka.bootstrap_servers
         _require_free_port(host, port)
-        # The broker does not auto-create topics: a record for a missing one would hang.
-        created = ensure_family_topics(settings)
-        if created:
-            log.info("created topics: %s", ", ".join(created))
-        keys = KeyRing(key_store_path(settings.paths.state))
-        if not keys.active:
-            log.warning(
-                "no active key in %s: every write is refused (401) until "
-                "`gamelake keys create --source NAME` makes one (no restart needed)",
-                keys.path,
-            )
-        limit = pipeline.max_record_bytes
-        sink = (
-            ConfluentSink(bootstrap, **{"message.max.bytes": limit})
-            if producer == "confluent"
-            else KafkaPythonSink(bootstrap, max_request_size=limit)
+        producer = KafkaProducer(
+            bootstrap, "gamelake-collector", REQUEST_SETTINGS, pipeline.max_record_bytes
         )
-        sink.check()
-        collector_app = create_app(
-            contracts, sink, pipeline.topic_for, pipeline.rejects_topic, health_check=sink.check,
-            secrets=load_policy(settings.paths.conf, declared_secrets(contracts)),
-            keys=keys, rate_limiter=RateLimiter(rate_limit, burst), max_record_bytes=limit,
-        )  # fmt: skip
+        producer.check()
+        collector_app, keys = _collector_app(settings, producer, RateLimiter(rate_limit, burst))
         log.info(
             "collector on http://%s:%d (docs at /docs) -> Kafka %s, rejects to %s; "
             "%d active keys, %g requests/s per key (burst %d)",
-            host, port, bootstrap, pipeline.rejects_topic, len(keys.active), rate_limit, burst,
+            host, port, bootstrap, pipeline.rejects_topic,
+            len(keys.active), rate_limit, burst,
         )  # fmt: skip
         try:
             uvicorn.run(collector_app, host=host, port=port, access_log=access_log)
         finally:
-            sink.close()
+            producer.close()

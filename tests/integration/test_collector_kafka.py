@@ -13,15 +13,22 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gamelake import kafka_io
-from gamelake.collector import DEFAULT_REJECTS_TOPIC, ConfluentSink, KafkaPythonSink, create_app
+from gamelake.collector.app import create_app
+from gamelake.config import project_root
 from gamelake.contracts import load_contracts
 from gamelake.keys import RateLimiter
 from gamelake.pipeline import load_pipeline_conf
+from gamelake.producer import REQUEST_SETTINGS, KafkaProducer
 from tests.collector_samples import EVENTS, KEYS, event, key_ring
 
 pytestmark = pytest.mark.integration
 
-SINKS = {"confluent": ConfluentSink, "kafka-python": KafkaPythonSink}
+DEFAULT_REJECTS_TOPIC = load_pipeline_conf(project_root() / "conf").rejects_topic
+
+
+def collector_producer(bootstrap: str, **options) -> KafkaProducer:
+    """A producer as `gamelake collect` makes it."""
+    return KafkaProducer(bootstrap, "gamelake-collector", REQUEST_SETTINGS, **options)
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +42,10 @@ def pipeline(services):
     return conf, contracts, topics
 
 
-@pytest.fixture(params=sorted(SINKS))
-def collector(request, services, pipeline, tmp_path) -> Iterator[TestClient]:
+@pytest.fixture
+def collector(services, pipeline, tmp_path) -> Iterator[TestClient]:
     conf, contracts, _ = pipeline
-    sink = SINKS[request.param](services.kafka.bootstrap_servers)
+    sink = collector_producer(services.kafka.bootstrap_servers)
     keys, headers = key_ring(tmp_path)
     app = create_app(
         contracts, sink, conf.topic_for, DEFAULT_REJECTS_TOPIC, health_check=sink.check, keys=keys
@@ -226,7 +233,7 @@ def private(services, pipeline, tmp_path):
     prefix = f"gamelake.test_{uuid.uuid4().hex[:10]}."
     topics = [prefix + f for f in contracts] + [prefix + "_rejects"]
     kafka_io.create_topics(bootstrap, topics, 1, 1)
-    sink = ConfluentSink(bootstrap, **{"message.max.bytes": conf.max_record_bytes})
+    sink = collector_producer(bootstrap, max_record_bytes=conf.max_record_bytes)
     now = [0.0]
     keys, headers = key_ring(tmp_path)
     app = create_app(
@@ -283,7 +290,7 @@ def test_a_key_over_its_rate_limit_gets_429_and_nothing_lands(private):
 
 
 def test_an_event_over_kafkas_limit_is_rejected_alone_not_a_503(private):
-    reader = TopicReader(private.app.state.collector.sink.bootstrap_servers, private.topics)
+    reader = TopicReader(private.app.state.collector.producer.bootstrap_servers, private.topics)
     try:
         client = TestClient(private.app, headers=private.headers)
         big = event("telemetry", pad="x" * (private.limit + 100_000))

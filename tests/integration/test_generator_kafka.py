@@ -17,11 +17,13 @@ import pytest
 from kafka import KafkaConsumer
 from kafka.partitioner.default import murmur2
 
-from gamelake import kafka_io, sinks
+from gamelake import feed, kafka_io, record_file, replay
 from gamelake.contracts import load_contracts
 from gamelake.generator import GeneratorOptions, generate
 from gamelake.pipeline import load_pipeline_conf
+from gamelake.routing import recognisers
 from gamelake.secrets import declared_secrets, load_policy
+from tests.samples import EXAMPLES
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +81,7 @@ def test_generated_records_land_in_their_family_topics_by_key(services, run_pipe
     )
     expected = list(generate(contracts, options))
 
-    summary = sinks.to_kafka(bootstrap, generate(contracts, options), topics)
+    summary = feed.to_kafka(bootstrap, generate(contracts, options), topics)
 
     after = kafka_io.end_offsets(bootstrap, topics.values())
     grown = {t: sum(after[t].values()) - sum(before[t].values()) for t in topics.values()}
@@ -124,14 +126,14 @@ def test_replayed_record_file_arrives_byte_identical(services, run_pipeline, tmp
     assert {"invalid_utf8", "truncated", "not_json"} <= {r.malformed for r in records}
     path = tmp_path / "records.jsonl"
     path.write_bytes(
-        b"".join(sinks.encode_line(r) for r in records)
+        b"".join(record_file.encode_line(r) for r in records)
         + b'{"family": "no_such_family", "key": "k", "value": "orphan"}\n'
         + b"\n"
         + b"a line that is no wrapper\n"
     )
 
     policy = load_policy(services.paths.conf, declared_secrets(contracts))
-    result = sinks.replay_file(
+    result = replay.replay_file(
         bootstrap, path, run_pipeline, list(contracts), redact=policy.redact_text
     )
 
@@ -237,3 +239,28 @@ def test_produce_sends_every_good_line_and_rejects_the_unsendable_ones(
     assert big["raw"].startswith('{"user_pwd": "[REDACTED]", "pad": "xxx')
     assert all(secret.encode() not in m.value for m, _ in got.values())
     assert got[4][1]["raw"] == '{"city": "K\ufffdln"}' and got[4][1]["truncated"] is False
+
+
+def test_raw_seed_lines_are_routed_by_their_shape(services, run_pipeline, tmp_path):
+    """Seed 002's and seed 000's payloads, with no wrapper naming their family, land in the
+    topic of the family each contract recognises; a line of no family's shape is unrouted."""
+    bootstrap = services.kafka.bootstrap_servers
+    contracts = load_contracts(services.paths.conf / "contracts")
+    lines = {
+        "player_action": json.dumps(EXAMPLES["player_action"]).encode(),
+        "game_room": json.dumps(EXAMPLES["game_room"]).encode(),
+        "player": json.dumps(EXAMPLES["player"]).encode(),
+        None: b'{"event_name": "level_up"}',
+    }
+    path = tmp_path / "seeds.jsonl"
+    path.write_bytes(b"\n".join(lines.values()) + b"\n")
+    policy = load_policy(services.paths.conf, declared_secrets(contracts))
+    result = replay.replay_file(
+        bootstrap, path, run_pipeline, list(contracts), redact=policy.redact_text,
+        recognisers=recognisers(contracts),
+    )  # fmt: skip
+    topic_of = {f: run_pipeline.topic_for(f) if f else run_pipeline.default_topic for f in lines}
+    assert result.unrouted == 1
+    assert result.per_topic == {topic_of[f]: 1 for f in lines}
+    got = read_back(bootstrap, list(topic_of.values()), len(lines))
+    assert {m.topic: m.value for m in got} == {topic_of[f]: line for f, line in lines.items()}

@@ -13,6 +13,7 @@ import pytest
 from gamelake import kafka_io, trino_client
 from gamelake.pipeline import table_path
 from gamelake.spark import submit_command, submit_env
+from tests.kafka_records import produce
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +30,7 @@ def test_records_produced_to_kafka_come_back_through_trino(services, trino_conn)
     catalog = settings.trino.catalog
     try:
         kafka_io.create_topics(settings.kafka.bootstrap_servers, [topic], 2, 1)
-        sent = kafka_io.produce(
+        sent = produce(
             settings.kafka.bootstrap_servers,
             [(topic, f"k{i}".encode(), v.encode()) for i, v in enumerate(values)],
         )

@@ -10,15 +10,17 @@ import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 
-from gamelake.collector import DEFAULT_REJECTS_TOPIC, Collector, create_app
+from gamelake.collector.app import create_app
+from gamelake.collector.ingest import Collector
 from gamelake.config import project_root
 from gamelake.contracts import load_contracts
 from gamelake.errors import GamelakeError
 from gamelake.keys import KeyRing
+from gamelake.pipeline import load_pipeline_conf
 from tests.collector_samples import EVENTS, KEYS, SECRET, MemorySink, event, key_ring
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
-REJECTS = DEFAULT_REJECTS_TOPIC
+REJECTS = load_pipeline_conf(project_root() / "conf").rejects_topic
 
 
 def topic(family: str) -> str:
@@ -475,7 +477,7 @@ def test_an_event_over_the_message_limit_is_rejected_alone_and_cut(contracts, si
 
 
 def test_an_event_the_producer_refuses_for_its_size_is_rejected_not_a_503(contracts, auth):
-    from gamelake.kafka_io import RecordTooLarge
+    from gamelake.producer import RecordTooLarge
 
     class SizeLimitedSink(MemorySink):
         def send(self, topic, key, value):
@@ -490,3 +492,14 @@ def test_an_event_the_producer_refuses_for_its_size_is_rejected_not_a_503(contra
     assert response.status_code == 400
     (reject,) = sink.values(REJECTS)
     assert reject["reason"] == "too_large" and reject["truncated"] is True
+
+
+def test_an_event_naming_no_family_goes_to_the_family_its_shape_is(client, sink):
+    seed_002 = {k: v for k, v in event("player_action").items() if k != "family"}
+    response = client.post("/v1/events", json=[seed_002, {"player_id": "A01"}])
+    assert response.status_code == 400
+    assert response.json()["accepted"] == 1
+    assert sink.records[0][:2] == (topic("player_action"), b"player_123")
+    assert sink.values(topic("player_action"))[0]["family"] == "player_action"
+    (error,) = response.json()["errors"]
+    assert error["index"] == 1 and "missing family" in error["errors"][0]["message"]

@@ -8,9 +8,10 @@ import json
 
 import pytest
 
-from gamelake.kafka_io import RECORD_OVERHEAD_BYTES
+from gamelake.producer import RECORD_OVERHEAD_BYTES
+from gamelake.record_file import FileRecord, read_lines, read_record_file
 from gamelake.rejects import raw_keep, raw_reject
-from gamelake.sinks import FileRecord, check_record, read_lines, read_record_file
+from gamelake.replay import check_record
 
 LIMIT = 1_000
 
@@ -97,9 +98,11 @@ def test_a_reject_record_holds_the_cut_head_with_secrets_masked():
 
 def test_a_record_over_the_producers_limit_is_refused_alone_as_record_too_large():
     """librdkafka refuses it at produce(), before any broker is involved (none is needed)."""
-    from gamelake.kafka_io import KafkaSink, RecordTooLarge, is_size_error
+    from gamelake.producer import BULK_SETTINGS, KafkaProducer, RecordTooLarge, is_size_error
 
-    sink = KafkaSink("127.0.0.1:1", settings={"log_level": 0}, max_record_bytes=LIMIT)
+    sink = KafkaProducer(
+        "127.0.0.1:1", "tests", {**BULK_SETTINGS, "log_level": 0}, max_record_bytes=LIMIT
+    )
     sink.send("t", None, b"x" * (LIMIT - RECORD_OVERHEAD_BYTES))  # exactly at the limit
     with pytest.raises(RecordTooLarge, match="MSG_SIZE_TOO_LARGE"):
         sink.send("t", None, b"x" * (LIMIT - RECORD_OVERHEAD_BYTES + 1))

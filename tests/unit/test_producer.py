@@ -1,0 +1,44 @@
+"""The Kafka producer's accounting, with no broker: a request waits for its own records, a
+bulk run for all of them, and each says when Kafka did not take them."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from gamelake.errors import GamelakeError
+from gamelake.producer import BULK_SETTINGS, REQUEST_SETTINGS, KafkaProducer
+
+# No broker listens there; records time out after a fifth of a second.
+NOWHERE = "127.0.0.1:1"
+QUIET = {"log_level": 0, "message.timeout.ms": 200}
+
+
+def test_a_request_flush_raises_for_its_own_unacknowledged_records_only():
+    producer = KafkaProducer(NOWHERE, "tests", {**REQUEST_SETTINGS, **QUIET}, timeout_s=10)
+    producer.send("t", b"k", b"v")
+    producer.send("t", None, b"w")
+    with pytest.raises(GamelakeError, match="acknowledged 0 of 2 records: t: "):
+        producer.flush()
+    other: list[None] = []
+    thread = threading.Thread(target=lambda: other.append(_flush_nothing(producer)))
+    thread.start()
+    thread.join()
+    assert other == [None]  # another thread had sent nothing: nothing to wait for
+    # What a flush reported is not reported again at close.
+    assert producer.close() == {"t": 2}
+    with pytest.raises(GamelakeError, match="closed"):
+        producer.send("t", None, b"x")
+
+
+def _flush_nothing(producer: KafkaProducer) -> None:
+    producer.flush()
+
+
+def test_a_bulk_run_reports_every_refused_record_at_close():
+    producer = KafkaProducer(NOWHERE, "tests", {**BULK_SETTINGS, **QUIET})
+    for i in range(3):
+        producer.send("t", None, b"%d" % i)
+    with pytest.raises(GamelakeError, match="did not take every record: 3 refused"):
+        producer.close(timeout_s=10)
