@@ -8,6 +8,7 @@ business questions of sql/queries answered by Trino from gold and silver.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import os
 import random
@@ -15,12 +16,12 @@ import subprocess
 
 from rich.console import Console
 
-from gamelake import kafka_io, sinks, trino_client
+from gamelake import feed, kafka_io, trino_client
 from gamelake.config import Settings
 from gamelake.contracts import load_contracts
 from gamelake.display import print_result
 from gamelake.errors import GamelakeError
-from gamelake.generator import GeneratorOptions, generate
+from gamelake.generator import GeneratorOptions, generate, start_ms_ending_at
 from gamelake.pipeline import load_pipeline_conf
 from gamelake.queries import load_query
 from gamelake.runtime import stack
@@ -42,8 +43,22 @@ QUESTIONS = (
 MAX_ROWS = 10
 
 
-def run(settings: Settings, console: Console, events: int = DEMO_EVENTS) -> None:
-    """Run the demo, printing each step; raises GamelakeError on the first failure."""
+def demo_options(seed: int, now: dt.datetime, events: int = DEMO_EVENTS) -> GeneratorOptions:
+    """The demo's generator options: some late, duplicate and malformed records, and event
+    times ending by `now`, so that freshness rules judge the demo's data as just made."""
+    return GeneratorOptions(
+        seed=seed,
+        events=events,
+        start_ms=start_ms_ending_at(now, events),
+        late_fraction=0.02,
+        duplicate_fraction=0.03,
+        malformed_fraction=0.05,
+    )
+
+
+def run(settings: Settings, console: Console, now: dt.datetime, events: int = DEMO_EVENTS) -> None:
+    """Run the demo, its events ending by `now`, printing each step; raises GamelakeError on
+    the first failure."""
     pipeline = load_pipeline_conf(settings.paths.conf)
     contracts = load_contracts(settings.paths.conf / "contracts")
     console.rule("1/5 services")
@@ -51,14 +66,8 @@ def run(settings: Settings, console: Console, events: int = DEMO_EVENTS) -> None
     kafka_io.ensure_family_topics(settings)
 
     console.rule(f"2/5 {events} generated game events into Kafka")
-    options = GeneratorOptions(
-        seed=random.randrange(1 << 30),
-        events=events,
-        late_fraction=0.02,
-        duplicate_fraction=0.03,
-        malformed_fraction=0.05,
-    )
-    summary = sinks.to_kafka(
+    options = demo_options(random.randrange(1 << 30), now, events)
+    summary = feed.to_kafka(
         settings.kafka.bootstrap_servers,
         generate(contracts, options),
         {f: pipeline.topic_for(f) for f in contracts},

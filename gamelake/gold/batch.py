@@ -27,6 +27,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from gamelake.dq.results import GateFailed
+from gamelake.game_api import JOINED, LOGGED_IN, PURCHASED
 from gamelake.gold import GOLD_LAYER
 from gamelake.ledger import commit_versions
 from gamelake.pipeline import table_path
@@ -38,9 +39,6 @@ log = logging.getLogger(__name__)
 
 # A user's events further apart than this start a new session (classic game analytics).
 SESSION_GAP_S = 300
-PURCHASE_STATUS = "approved_purchase"
-JOIN_STATUS = "joined"
-LOGIN_STATUS = "logged_in"
 
 
 def _latest(col: str | Column, order: Column) -> Column:
@@ -58,19 +56,17 @@ def player_profile(game_api: DataFrame, inventory: DataFrame, affiliations: Data
     """One row per Game API user: latest state (wealth, health, inventory, orgs), first login,
     first purchase, first org join, and time played (first to last call, seconds)."""
     order = F.struct("event_at", "event_id")
-    is_login = (F.col("event_type") == "login") & (F.col("status") == LOGIN_STATUS)
+    is_login = (F.col("event_type") == "login") & (F.col("status") == LOGGED_IN)
     per_user = game_api.groupBy("user_id").agg(
         F.count("*").alias("api_calls"),
         F.min("event_at").alias("first_seen_at"),
         F.max("event_at").alias("last_seen_at"),
         F.min(F.when(F.col("event_type") == "register", F.col("event_at"))).alias("registered_at"),
         F.min(F.when(is_login, F.col("event_at"))).alias("first_login_at"),
-        F.min(F.when(F.col("status") == PURCHASE_STATUS, F.col("event_at"))).alias(
-            "first_purchase_at"
-        ),
-        F.min(F.when(F.col("status") == JOIN_STATUS, F.col("event_at"))).alias("first_org_join_at"),
-        F.count(F.when(F.col("status") == PURCHASE_STATUS, 1)).alias("purchases"),
-        F.count(F.when(F.col("status") == JOIN_STATUS, 1)).alias("org_joins"),
+        F.min(F.when(F.col("status") == PURCHASED, F.col("event_at"))).alias("first_purchase_at"),
+        F.min(F.when(F.col("status") == JOINED, F.col("event_at"))).alias("first_org_join_at"),
+        F.count(F.when(F.col("status") == PURCHASED, 1)).alias("purchases"),
+        F.count(F.when(F.col("status") == JOINED, 1)).alias("org_joins"),
         _latest("event_id", order).alias("_latest_event_id"),
         _latest("player_wealth", order).alias("wealth"),
         _latest("player_health", order).alias("health"),

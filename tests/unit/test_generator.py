@@ -12,16 +12,12 @@ import pytest
 
 from gamelake.contracts import get_value, load_contracts
 from gamelake.errors import GamelakeError
+from gamelake.feed import drive
 from gamelake.generator import DEFAULT_START, GeneratorOptions, Pacer, generate
-from gamelake.sinks import (
-    FileRecord,
-    drive,
-    encode_line,
-    read_record_file,
-    record_flags,
-    route,
-    unwrap,
-)
+from gamelake.pipeline import load_pipeline_conf
+from gamelake.record_file import FileRecord, encode_line, read_record_file, record_flags, unwrap
+from gamelake.replay import Destinations
+from gamelake.routing import recognisers
 
 START_MS = int(DEFAULT_START.timestamp() * 1000)
 
@@ -286,7 +282,7 @@ def test_record_file_lines_round_trip_every_payload_byte_for_byte(contracts, tmp
     ]
 
 
-def test_raw_lines_and_demo_samples_and_routing(tmp_path, root):
+def test_raw_lines_and_demo_samples_and_routing(tmp_path, root, contracts):
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(
         b'{"player_id": 1, "event_type": "kill", "timestamp": 1}\n'
@@ -304,16 +300,19 @@ def test_raw_lines_and_demo_samples_and_routing(tmp_path, root):
     raw = list(read_record_file(path, raw=True))
     assert raw[-1].value == b'{"family": "nope", "value": "x"}' and not raw[-1].wrapped
 
-    def topic_for(family):
-        return f"gamelake.{family}"
-
+    pipeline = load_pipeline_conf(root / "conf")
     families = ["telemetry", "player"]
-    assert route(back[0], topic_for, families, "gamelake._unrouted") == "gamelake._unrouted"
-    assert route(back[0], topic_for, families, "d", family="telemetry") == "gamelake.telemetry"
-    assert route(back[0], topic_for, families, "d", topic="t") == "t"
-    assert route(back[2], topic_for, families, "d") == "d"  # unknown family
+    to = Destinations(pipeline, families, recognisers(contracts))
+    # A raw line goes to the family its shape is; none without recognisers, or of no shape.
+    assert to.topic_of(back[0]) == "gamelake.telemetry"
+    assert Destinations(pipeline, families).topic_of(back[0]) == "gamelake._unrouted"
+    assert to.topic_of(back[1]) == "gamelake._unrouted"
+    forced = Destinations(pipeline, families, family="telemetry")
+    assert forced.topic_of(back[0]) == "gamelake.telemetry"
+    assert Destinations(pipeline, families, topic="t").topic_of(back[0]) == "t"
+    assert to.topic_of(back[2]) == "gamelake._unrouted"  # unknown family
     ok = FileRecord(1, "player", None, b"{}", True)
-    assert route(ok, topic_for, families, "d") == "gamelake.player"
+    assert to.topic_of(ok) == "gamelake.player"
     # The demo samples (value as an object, numeric key) unwrap to compact JSON.
     family, key, value = unwrap(
         (root / "conf" / "demo" / "seed_000.jsonl").read_bytes().splitlines()[0]
