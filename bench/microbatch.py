@@ -151,7 +151,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--no-gates", action="store_true", help="run the handler ungated")
     parser.add_argument("--env", default=os.environ.get("GAMELAKE_ENV", "local"))
     args = parser.parse_args(argv)
-    from gamelake.jobargs import configure_logging
+    from gamelake.jobmain import configure_logging
     from gamelake.spark import build_session
 
     configure_logging()

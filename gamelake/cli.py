@@ -215,11 +215,9 @@ def spark_conf_cmd(ctx: typer.Context) -> None:
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def submit(ctx: typer.Context, job: str = typer.Argument(..., help="A job in jobs/.")) -> None:
     """Run jobs/<JOB>.py with spark-submit and the profile's settings; extra args go to the job."""
-    from gamelake.spark import submit_command, submit_env
+    from gamelake.ops.jobs import submit_job
 
-    cmd = submit_command(_settings(ctx), job, list(ctx.args))
-    log.info("$ %s", " ".join(cmd))
-    raise typer.Exit(subprocess.run(cmd, env=submit_env(dict(os.environ))).returncode)
+    raise typer.Exit(submit_job(_settings(ctx), job, list(ctx.args)))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -233,12 +231,10 @@ def run(
     Without --once it keeps streaming until Ctrl-C. Extra arguments go to the job
     (see `gamelake submit pipeline -- --help`).
     """
-    from gamelake.spark import submit_command, submit_env
+    from gamelake.ops.jobs import submit_job
 
     job_args = ["--stages", stages, *(["--once"] if once else []), *ctx.args]
-    cmd = submit_command(_settings(ctx), "pipeline", job_args)
-    log.info("$ %s", " ".join(cmd))
-    raise typer.Exit(subprocess.run(cmd, env=submit_env(dict(os.environ))).returncode)
+    raise typer.Exit(submit_job(_settings(ctx), "pipeline", job_args))
 
 
 # --- Trino -----------------------------------------------------------------------------------
@@ -317,20 +313,24 @@ def trino_auth_cmd(
 @app.command()
 def demo(ctx: typer.Context) -> None:
     """The main job end to end on the local stack: up, produce, bronze, register, query."""
+    import datetime as dt
+
     from gamelake import demo as demo_mod
 
-    demo_mod.run(_settings(ctx), console)
+    demo_mod.run(_settings(ctx), console, dt.datetime.now(dt.UTC))
 
 
 def _register_feature_commands() -> None:
-    """Add the commands of every gamelake/commands/<name>.py (each has register(app))."""
+    """Add the commands of every gamelake/commands/<name>.py (each has register(app); a
+    module named _<name> holds what commands share)."""
     import importlib
     import pkgutil
 
     from gamelake import commands
 
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        importlib.import_module(f"gamelake.commands.{info.name}").register(app)
+        if not info.name.startswith("_"):
+            importlib.import_module(f"gamelake.commands.{info.name}").register(app)
 
 
 _register_feature_commands()

@@ -12,23 +12,13 @@ runs once (availableNow) so the new bronze rows go onward (--no-silver to skip).
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
-from pathlib import Path
 
-log = logging.getLogger("gamelake.jobs.backfill")
+from gamelake import jobargs
+from gamelake.jobmain import run_job
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from gamelake.config import DEFAULT_ENV
-
-    parser = argparse.ArgumentParser(prog="backfill", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--env",
-        default=os.environ.get("GAMELAKE_ENV", DEFAULT_ENV),
-        help="conf/env profile (default: $GAMELAKE_ENV or local)",
-    )
+def add_range_args(parser: argparse.ArgumentParser) -> None:
     start = parser.add_mutually_exclusive_group()
     start.add_argument(
         "--earliest", action="store_true", help="start at the earliest offset Kafka still holds"
@@ -45,6 +35,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="read what is left even where retention deleted records",
     )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = jobargs.job_parser("backfill", __doc__.splitlines()[0])
+    jobargs.add_source_args(parser)
+    add_range_args(parser)
     parser.add_argument(
         "--reset-checkpoint",
         action="store_true",
@@ -53,26 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-silver", action="store_true", help="do not run silver once afterwards"
     )
-    parser.add_argument(
-        "--no-gates",
-        dest="gates",
-        action="store_false",
-        help="silver without the quality gates of conf/rules",
-    )
+    jobargs.add_gate_args(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the plan, read nothing")
-    parser.add_argument("--lake", type=Path, default=None, help="lake folder (default: profile's)")
-    parser.add_argument(
-        "--checkpoint-root",
-        type=Path,
-        default=None,
-        help="stages' checkpoints (default: <state>/checkpoints)",
-    )
-    parser.add_argument(
-        "--topic-prefix",
-        default=None,
-        help="read the topics <prefix><family> (default: conf/pipeline.yaml)",
-    )
-    # jobargs.resolve builds the silver stage's options from these.
+    # jobcontext.resolve builds the silver stage's options from these.
     parser.set_defaults(once=True, trigger_interval="10 seconds")
     args = parser.parse_args(argv)
     if args.reset_checkpoint and args.to != "latest":
@@ -83,106 +62,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gamelake import jobargs
-    from gamelake.errors import GamelakeError
-    from gamelake.ops import reset
-    from gamelake.ops.backfill import backfill_bronze, plan_backfill
-    from gamelake.ops.offsets import broker_offsets, parse_bound, start_bound_from
+    from gamelake.jobcontext import resolve
+    from gamelake.ops.backfill import BackfillRequest
+    from gamelake.ops.backfill_run import run_backfill
 
-    job = jobargs.resolve(args)
-    bootstrap = job.settings.kafka.bootstrap_servers
-    checkpoint = job.checkpoints / "bronze" / job.pipeline.bronze_table
-    committed = reset.committed(checkpoint) if args.reset_checkpoint else None
-    bound = start_bound_from(args.earliest, args.from_timestamp, args.from_offsets)
-    if bound is None:  # a reset without a start continues from the old checkpoint
-        bound = reset.default_start(committed, broker_offsets(bootstrap, job.topic_pattern)[1])
-        if bound is None:
-            raise GamelakeError(
-                f"no committed checkpoint at {checkpoint} to continue from",
-                fix="give a start: --earliest, --from-timestamp or --from-offsets",
-            )
-    plan = plan_backfill(
-        bootstrap, job.topic_pattern, bound, parse_bound(args.to), args.force, committed
-    )
-    log.info("backfill %s -> %s: %s", bound.describe(), args.to, plan.describe())
-    for gap in plan.retention_gaps:
-        log.warning(
-            "--force: %s[%d] starts at %d, not %d (retention)",
-            gap.topic,
-            gap.partition,
-            gap.available,
-            gap.wanted,
-        )
-    if args.dry_run:
-        print(plan.describe())
-        return 0
-
-    from gamelake.spark import build_session
-    from gamelake.streams import StreamOptions, start_bronze, start_silver
-
-    gate = None if args.no_silver else jobargs.silver_gate_of(job, args.gates)
-    jobargs.warm_up(gate)
-    spark = build_session(job.settings, app_name="gamelake-backfill")
-    result = backfill_bronze(
-        spark,
-        bootstrap,
-        plan.start,
-        plan.end,
-        job.topic_prefix,
-        jobargs.secret_policy(job),
-        job.bronze_path,
-        job.pipeline.bronze_partition_by,
-    )
-    print(
-        f"backfill: {result.rows_read} records read, {result.rows_added} added to bronze, "
-        f"{result.rows_already_there} already there"
-    )
-    if args.reset_checkpoint:
-        reset.set_aside(checkpoint)
-        # The new checkpoint starts exactly where the backfill ended: no gap, no overlap.
-        options = StreamOptions(once=True, starting_offsets=reset.start_json(plan.end))
-        query = start_bronze(
-            spark,
-            bootstrap,
-            job.topic_pattern,
-            job.topic_prefix,
-            jobargs.secret_policy(job),
-            job.bronze_path,
-            job.pipeline.bronze_partition_by,
-            checkpoint,
-            options,
-        )
-        query.awaitTermination()
-        print(f"reset: bronze checkpoint {checkpoint} now starts at the offsets backfilled to")
-    if not args.no_silver:
-        query = start_silver(
-            spark,
-            job.contracts,
-            job.lake,
-            job.bronze_path,
-            job.checkpoints / "silver",
-            job.options,
-            job.rejects_family,
-            gate,
-        )
-        query.awaitTermination()
-        log.info("silver caught up with bronze")
+    request = BackfillRequest(
+        args.earliest, args.from_timestamp, args.from_offsets, args.to, args.force,
+        args.reset_checkpoint,
+    )  # fmt: skip
+    run_backfill(resolve(args), request, args.dry_run, not args.no_silver, args.gates)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gamelake import jobargs
-    from gamelake.errors import GamelakeError
-
-    args = parse_args(argv)
-    jobargs.configure_logging()
-    try:
-        return run(args)
-    except GamelakeError as exc:
-        print(f"error: {exc.cause}", file=sys.stderr)
-        if exc.fix:
-            print(f"fix: {exc.fix}", file=sys.stderr)
-        return 2
+    return run_job(run, parse_args(argv))
 
 
 if __name__ == "__main__":

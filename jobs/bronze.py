@@ -10,47 +10,38 @@ or through the CLI, which does the same: `gamelake submit bronze --once`.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 
 from gamelake import jobargs
 from gamelake.io import rows_read
-from gamelake.progress import ProgressRecorder
-from gamelake.spark import build_session
-from gamelake.streams import start_bronze
+from gamelake.jobcontext import resolve
+from gamelake.jobmain import run_job
+from gamelake.stages import open_stages
 
 log = logging.getLogger("gamelake.jobs.bronze")
 
 
-def parse_args(argv: list[str] | None = None):
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = jobargs.stream_parser("bronze", __doc__.splitlines()[0])
     jobargs.add_kafka_args(parser)
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    jobargs.configure_logging()
-    job = jobargs.resolve(args)
-    spark = build_session(job.settings, app_name="gamelake-bronze")
-    recorder = ProgressRecorder()
-    spark.streams.addListener(recorder)
-    query = start_bronze(
-        spark,
-        job.settings.kafka.bootstrap_servers,
-        job.topic_pattern,
-        job.topic_prefix,
-        jobargs.secret_policy(job),
-        job.bronze_path,
-        job.pipeline.bronze_partition_by,
-        job.checkpoints / "bronze" / job.pipeline.bronze_table,
-        job.options,
-    )
+def run(args: argparse.Namespace) -> int:
+    job = resolve(args)
+    stages = open_stages(job, "gamelake-bronze")
+    query = stages.bronze()
     log.info("bronze stream %s -> %s", query.id, job.bronze_path)
     query.awaitTermination()
-    recorder.flush(spark, job.lake)
+    stages.flush_progress()
     log.info("bronze done: %d records landed in %s", rows_read(query), job.bronze_path)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_job(run, parse_args(argv))
 
 
 if __name__ == "__main__":

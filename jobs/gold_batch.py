@@ -14,45 +14,33 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-from pathlib import Path
 
 from gamelake import jobargs
-from gamelake.config import DEFAULT_ENV, load_settings
-from gamelake.dq.results import GateFailed
-from gamelake.gold.batch import BUILDERS, rebuild
+from gamelake.gold.batch import BUILDERS
+from gamelake.jobcontext import settings_of
+from gamelake.jobgates import publish_gate_of, warm_up
+from gamelake.jobmain import run_job
 from gamelake.spark import build_session
+from gamelake.stages import rebuild_batch_gold
 
 log = logging.getLogger("gamelake.jobs.gold_batch")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="gold_batch", description=__doc__.splitlines()[0])
-    # Job entry point: the profile switch is read here, and only here.
-    parser.add_argument("--env", default=os.environ.get("GAMELAKE_ENV", DEFAULT_ENV),
-                        help="conf/env profile (default: $GAMELAKE_ENV or local)")  # fmt: skip
-    parser.add_argument("--lake", type=Path, default=None,
-                        help="lake folder (default: the profile's)")  # fmt: skip
+    parser = jobargs.job_parser("gold_batch", __doc__.splitlines()[0])
     parser.add_argument("--table", action="append", choices=sorted(BUILDERS), default=None,
                         help="rebuild only this table (repeatable; default: all)")  # fmt: skip
     jobargs.add_gate_args(parser)
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    jobargs.configure_logging()
-    overrides = {"paths": {"lake": str(args.lake)}} if args.lake else None
-    settings = load_settings(args.env, overrides=overrides)
-    gate = jobargs.publish_gate_of(settings, args.gates)
-    jobargs.warm_up(gate)
+def run(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    gate = publish_gate_of(settings, args.gates)
+    warm_up(gate)
     spark = build_session(settings, app_name="gamelake-gold-batch")
-    held = None
-    try:
-        written = rebuild(spark, settings.paths.lake, args.table, gate=gate)
-    except GateFailed as failed:
-        held, written = failed, failed.written
+    written, held = rebuild_batch_gold(spark, settings.paths.lake, gate, args.table)
     for table, rows in written.items():
         log.info(
             "gold.%s: %s", table, "skipped (no silver yet)" if rows is None else f"{rows} rows"
@@ -61,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", held)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_job(run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -13,48 +13,39 @@ or `gamelake submit silver --once`; `gamelake run` runs bronze and silver togeth
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 
 from gamelake import jobargs
 from gamelake.io import rows_read
-from gamelake.progress import ProgressRecorder
-from gamelake.spark import build_session
-from gamelake.streams import start_silver
+from gamelake.jobcontext import resolve
+from gamelake.jobgates import silver_gate_of
+from gamelake.jobmain import run_job
+from gamelake.stages import open_stages
 
 log = logging.getLogger("gamelake.jobs.silver")
 
 
-def parse_args(argv: list[str] | None = None):
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = jobargs.stream_parser("silver", __doc__.splitlines()[0])
     jobargs.add_silver_args(parser)
     jobargs.add_gate_args(parser)
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    jobargs.configure_logging()
-    job = jobargs.resolve(args)
-    gate = jobargs.silver_gate_of(job, args.gates)
-    jobargs.warm_up(gate)
-    spark = build_session(job.settings, app_name="gamelake-silver")
-    recorder = ProgressRecorder()
-    spark.streams.addListener(recorder)
-    query = start_silver(
-        spark,
-        job.contracts,
-        job.lake,
-        job.bronze_path,
-        job.checkpoints / "silver",
-        job.options,
-        job.rejects_family,
-        gate,
-    )
+def run(args: argparse.Namespace) -> int:
+    job = resolve(args)
+    stages = open_stages(job, "gamelake-silver", silver_gate_of(job, args.gates))
+    query = stages.silver()
     query.awaitTermination()
-    recorder.flush(spark, job.lake)
+    stages.flush_progress()
     log.info("silver done: %d bronze records read", rows_read(query))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_job(run, parse_args(argv))
 
 
 if __name__ == "__main__":

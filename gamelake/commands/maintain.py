@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Annotated
 
 import typer
+
+from gamelake.commands._options import Lake
+
+Tables = Annotated[
+    list[str],
+    typer.Option("--table", help="<layer>.<table> or a layer (repeatable; default: all)."),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -17,42 +24,33 @@ def register(app: typer.Typer) -> None:
     @maintain_app.command()
     def optimize(
         ctx: typer.Context,
-        table: list[str] = typer.Option(
-            None, "--table", help="<layer>.<table> or a layer (repeatable; default: all)."
-        ),
+        table: Tables = None,
         zorder: str = typer.Option(
             None, "--zorder", help="Comma list of columns to Z-order by (needs --table)."
         ),
-        lake: Path = typer.Option(None, "--lake", help="Lake folder (default: the profile's)."),
+        lake: Lake = None,
     ) -> None:
         """Compact small files (and Z-order) per table; prints files and bytes before/after."""
-        from gamelake.ops.jobs import submit_job
+        from gamelake.ops.jobs import passthrough, submit_job
 
-        args = ["optimize", *(a for t in table or () for a in ("--table", t))]
-        args += ["--zorder", zorder] if zorder else []
-        args += ["--lake", str(lake)] if lake else []
-        raise typer.Exit(submit_job(ctx.obj, "maintain", args))
+        args = passthrough(table=table, zorder=zorder, lake=lake)
+        raise typer.Exit(submit_job(ctx.obj, "maintain", ["optimize", *args]))
 
     @maintain_app.command()
     def vacuum(
         ctx: typer.Context,
-        table: list[str] = typer.Option(
-            None, "--table", help="<layer>.<table> or a layer (repeatable; default: all)."
-        ),
+        table: Tables = None,
         retain_hours: float = typer.Option(
             None, "--retain-hours", help="Keep files versions this young need (default: conf)."
         ),
         force: bool = typer.Option(False, "--force", help="Allow less than Delta's 168 h minimum."),
-        lake: Path = typer.Option(None, "--lake", help="Lake folder (default: the profile's)."),
+        lake: Lake = None,
     ) -> None:
         """Delete files no recent version needs; prints files and bytes on storage before/after."""
-        from gamelake.ops.jobs import submit_job
-        from gamelake.ops.maintenance import check_retention
+        from gamelake.ops.jobs import passthrough, submit_job
+        from gamelake.ops.maintenance_conf import check_retention
 
         if retain_hours is not None:
             check_retention(retain_hours, force)  # refuse before starting Spark
-        args = ["vacuum", *(a for t in table or () for a in ("--table", t))]
-        args += ["--retain-hours", str(retain_hours)] if retain_hours is not None else []
-        args += ["--force"] if force else []
-        args += ["--lake", str(lake)] if lake else []
-        raise typer.Exit(submit_job(ctx.obj, "maintain", args))
+        args = passthrough(table=table, retain_hours=retain_hours, force=force, lake=lake)
+        raise typer.Exit(submit_job(ctx.obj, "maintain", ["vacuum", *args]))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import typer
+
+from gamelake.commands._options import Lake
 
 log = logging.getLogger("gamelake")
 
@@ -21,7 +22,7 @@ def register(app: typer.Typer) -> None:
         rule: str = typer.Option(None, "--rule", help="Only records that failed this rule "
                                  "(as in ops.quarantine.rules, e.g. dq.points_per_round)."),
         family: str = typer.Option(None, "--family", help="Only this event family."),
-        lake: Path = typer.Option(None, "--lake", help="Lake folder (default: the profile's)."),
+        lake: Lake = None,
     ) -> None:  # fmt: skip
         """Re-validate quarantined records with today's contracts and rules; those that pass
         move to silver exactly once (a second run changes nothing)."""

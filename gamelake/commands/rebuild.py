@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
+
+from gamelake.commands._options import Lake
 
 
 def register(app: typer.Typer) -> None:
@@ -14,14 +14,14 @@ def register(app: typer.Typer) -> None:
         table: list[str] = typer.Option(
             None, "--table", help="A batch gold table (repeatable; default: all of them)."
         ),
-        lake: Path = typer.Option(None, "--lake", help="Lake folder (default: the profile's)."),
+        lake: Lake = None,
     ) -> None:
         """Recompute batch gold tables from silver (jobs/gold_batch.py). Each table is
         replaced in one Delta commit: a concurrent reader sees the old table or the new one,
         never a half-built one."""
         from gamelake.errors import GamelakeError
         from gamelake.gold.batch import BUILDERS
-        from gamelake.ops.jobs import submit_job
+        from gamelake.ops.jobs import passthrough, submit_job
 
         unknown = sorted(set(table or ()) - set(BUILDERS))
         if unknown:
@@ -29,6 +29,5 @@ def register(app: typer.Typer) -> None:
                 f"no batch gold table {', '.join(unknown)}",
                 fix=f"choose among {', '.join(sorted(BUILDERS))}",
             )
-        args = [a for t in table or () for a in ("--table", t)]
-        args += ["--lake", str(lake)] if lake else []
+        args = passthrough(table=table, lake=lake)
         raise typer.Exit(submit_job(ctx.obj, "gold_batch", args))

@@ -18,8 +18,24 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 
 from gamelake.bronze import to_bronze
+from gamelake.errors import GamelakeError
 from gamelake.io import write_delta_batch
-from gamelake.ops.offsets import Offsets, offsets_json, range_size, spark_range_options
+from gamelake.ops import reset
+from gamelake.ops.offsets import (
+    Bound,
+    Offsets,
+    broker_offsets,
+    check_retention,
+    clamp_range,
+    describe_gaps,
+    offsets_json,
+    parse_bound,
+    range_size,
+    resolve_with_broker,
+    skipped_gaps,
+    spark_range_options,
+    start_bound_from,
+)
 from gamelake.ops.retry import DEFAULT_BACKOFF, Backoff, with_conflict_retry
 from gamelake.secrets import SecretPolicy
 
@@ -171,8 +187,6 @@ class BackfillPlan:
         return range_size(self.start, self.end)
 
     def describe(self) -> str:
-        from gamelake.ops.offsets import clamp_range
-
         s, e = clamp_range(self.start, self.end)
         parts = [f"{t}[{p}] {s[t][p]}..{e[t][p]}" for t in sorted(s) for p in sorted(s[t])]
         shown = ", ".join(parts[:8]) + (f" and {len(parts) - 8} more" if len(parts) > 8 else "")
@@ -189,9 +203,6 @@ def plan_range(
 ) -> BackfillPlan:
     """Check a resolved range: refuse starts retention deleted, and (for a reset) starts past
     what the old checkpoint committed, unless `force`."""
-    from gamelake.errors import GamelakeError
-    from gamelake.ops.offsets import check_retention, describe_gaps, skipped_gaps
-
     gaps = check_retention(start_bound, start, earliest, force)
     skipped = skipped_gaps(start, committed) if committed else []
     if skipped and not force:
@@ -214,9 +225,6 @@ def plan_backfill(
     committed: Offsets | None = None,
 ) -> BackfillPlan:
     """The explicit range of a backfill or reset, from the bounds and what Kafka holds now."""
-    from gamelake.errors import GamelakeError
-    from gamelake.ops.offsets import broker_offsets, resolve_with_broker
-
     earliest, latest = broker_offsets(bootstrap_servers, topic_pattern)
     if not latest:
         raise GamelakeError(
@@ -228,3 +236,57 @@ def plan_backfill(
     # A start given as explicit offsets names its topics; the end follows the same topics.
     end = {t: parts for t, parts in end.items() if t in start}
     return plan_range(start, end, earliest, start_bound, force, committed)
+
+
+START_FIX = "give --earliest, --from-timestamp or --from-offsets"
+
+
+@dataclasses.dataclass(frozen=True)
+class BackfillRequest:
+    """A backfill as asked for: a start (at most one of earliest, a time, offsets; a reset may
+    give none and continue where its old checkpoint stopped), an end and the guard's override;
+    with reset_checkpoint, the bronze stream's checkpoint is then replaced."""
+
+    earliest: bool = False
+    from_timestamp: str | None = None
+    from_offsets: str | None = None
+    to: str = "latest"
+    force: bool = False
+    reset_checkpoint: bool = False
+
+    def start(self) -> Bound | None:
+        """The start given; None for a reset without one, refused for a backfill."""
+        bound = start_bound_from(self.earliest, self.from_timestamp, self.from_offsets)
+        if bound is None and not self.reset_checkpoint:
+            raise GamelakeError("no start given", fix=START_FIX)
+        return bound
+
+
+def plan_request(
+    bootstrap_servers: str, topic_pattern: str, request: BackfillRequest, checkpoint: Path
+) -> tuple[Bound, BackfillPlan]:
+    """The request's start and its checked range; a reset starts by default where the bronze
+    checkpoint stopped, and may not skip what it never landed."""
+    committed = reset.committed(checkpoint) if request.reset_checkpoint else None
+    bound = request.start()
+    if bound is None:
+        bound = reset.default_start(committed, broker_offsets(bootstrap_servers, topic_pattern)[1])
+        if bound is None:
+            raise GamelakeError(
+                f"no committed checkpoint at {checkpoint} to continue from", fix=START_FIX
+            )
+    plan = plan_backfill(
+        bootstrap_servers, topic_pattern, bound, parse_bound(request.to), request.force, committed
+    )
+    for gap in plan.retention_gaps:
+        log.warning("--force: %s[%d] starts at %d, not %d (retention)",
+                    gap.topic, gap.partition, gap.available, gap.wanted)  # fmt: skip
+    return bound, plan
+
+
+def dry_run_lines(plan: BackfillPlan, request: BackfillRequest, checkpoint: Path) -> list[str]:
+    """What a dry run says it would do."""
+    lines = [f"would backfill {plan.describe()}"]
+    if request.reset_checkpoint:
+        lines.append(f"then start a new checkpoint at {checkpoint}")
+    return lines

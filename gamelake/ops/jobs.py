@@ -1,4 +1,5 @@
-"""Submitting a job of jobs/ from a CLI command, the way `gamelake submit` does."""
+"""Submitting a job of jobs/ from a CLI command: `gamelake submit`, `run`, and the commands
+that wrap a job (backfill, reset, maintain, rebuild)."""
 
 from __future__ import annotations
 
@@ -20,25 +21,16 @@ def submit_job(settings: Settings, job: str, job_args: list[str]) -> int:
     return subprocess.run(cmd, env=submit_env(dict(os.environ))).returncode
 
 
-def topic_pattern(settings: Settings, topic_prefix: str | None) -> str:
-    """The topics a job reads: conf/pipeline.yaml's pattern, or everything under a prefix
-    (the rule jobargs.resolve applies inside the jobs)."""
-    import re
-
-    from gamelake.pipeline import load_pipeline_conf
-
-    if topic_prefix:
-        return re.escape(topic_prefix) + ".*"
-    return load_pipeline_conf(settings.paths.conf).topic_pattern
-
-
 def passthrough(**options: object) -> list[str]:
-    """Job arguments from CLI options: `--name value` for values, `--name` for true flags."""
+    """Job arguments from CLI options: `--name value` for values (once per item of a list),
+    `--name` for true flags; None, false and empty options are left out."""
     args: list[str] = []
     for name, value in options.items():
         flag = "--" + name.replace("_", "-")
         if value is True:
             args.append(flag)
-        elif value not in (None, False, ""):
+        elif isinstance(value, list | tuple):
+            args += [a for item in value for a in (flag, str(item))]
+        elif value is not None and value is not False and value != "":
             args += [flag, str(value)]
     return args

@@ -1,5 +1,6 @@
 """Table maintenance: compaction (OPTIMIZE, optionally Z-ordered) and VACUUM of the lake's Delta
-tables, with settings from conf/maintenance.yaml, safe beside streams that keep appending.
+tables, with the settings of gamelake.ops.maintenance_conf, safe beside streams that keep
+appending.
 
 OPTIMIZE commits with dataChange=false: it never conflicts with a blind append, stream readers
 skip it, and a conflict with another rewrite (auto compaction) is retried on a fresh snapshot.
@@ -14,14 +15,18 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gamelake.errors import GamelakeError
+from gamelake.ops.maintenance_conf import (
+    DELTA_MIN_RETENTION_HOURS,
+    MaintenanceConf,
+    TableMaintenance,
+)
 from gamelake.ops.retry import DEFAULT_BACKOFF, Backoff, with_conflict_retry
+from gamelake.pipeline import table_path
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +36,6 @@ HISTORY_SCHEMA = (
     "duration_ms long, attempts int, files_before long, files_after long, "
     "bytes_before long, bytes_after long, params string, metrics string"
 )
-DELTA_MIN_RETENTION_HOURS = 168
 # Reader features Trino 476's Delta connector reads (a table with any other looks missing).
 TRINO_READER_FEATURES = frozenset(
     {
@@ -46,104 +50,11 @@ TRINO_READER_FEATURES = frozenset(
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class TableMaintenance:
-    """What maintenance does to one table."""
-
-    name: str  # <layer>.<table>
-    optimize: bool = True
-    zorder: tuple[str, ...] = ()
-    vacuum_retain_hours: float = DELTA_MIN_RETENTION_HOURS
-    min_files: int = 2
-
-
-@dataclasses.dataclass(frozen=True)
-class MaintenanceConf:
-    defaults: TableMaintenance
-    tables: dict[str, TableMaintenance]
-    backoff: Backoff
-
-    def for_table(self, name: str) -> TableMaintenance:
-        return self.tables.get(name) or dataclasses.replace(self.defaults, name=name)
-
-
-_KEYS = {f.name for f in dataclasses.fields(TableMaintenance)} - {"name"}
-
-
-def _table_entry(name: str, raw: Mapping[str, Any], base: TableMaintenance) -> TableMaintenance:
-    unknown = sorted(set(raw) - _KEYS)
-    if unknown:
-        raise GamelakeError(
-            f"conf/maintenance.yaml: {name} has unknown keys {unknown}",
-            fix=f"use {sorted(_KEYS)}",
-        )
-    values = {**dataclasses.asdict(base), **raw, "name": name}
-    values["zorder"] = tuple(values["zorder"] or ())
-    return TableMaintenance(**values)
-
-
-def parse_maintenance_conf(raw: Mapping[str, Any]) -> MaintenanceConf:
-    """Maintenance settings from the parsed YAML: defaults, per-table overrides, retry."""
-    defaults = _table_entry("*", raw.get("defaults") or {}, TableMaintenance(name="*"))
-    tables = {}
-    for name, entry in (raw.get("tables") or {}).items():
-        if name.count(".") != 1:
-            raise GamelakeError(
-                f"conf/maintenance.yaml: table {name!r} is not <layer>.<table>",
-                fix="e.g. silver.player_action",
-            )
-        tables[name] = _table_entry(name, entry or {}, defaults)
-    retry = raw.get("retry") or {}
-    backoff = Backoff(
-        attempts=int(retry.get("attempts", 8)),
-        first_s=float(retry.get("first_backoff_s", 0.5)),
-        max_s=float(retry.get("max_backoff_s", 15)),
-    )
-    return MaintenanceConf(defaults, tables, backoff)
-
-
-def load_maintenance_conf(conf_dir: Path) -> MaintenanceConf:
-    """The settings in <conf_dir>/maintenance.yaml (defaults only when the file is absent)."""
-    path = conf_dir / "maintenance.yaml"
-    return parse_maintenance_conf(yaml.safe_load(path.read_text()) if path.is_file() else {})
-
-
-def select_tables(found: Iterable[tuple[str, str]], wanted: Sequence[str]) -> list[str]:
-    """`<layer>.<table>` names to maintain: every table found, or those asked for (a bare
-    layer name selects its tables); unknown names are an error."""
-    names = [f"{layer}.{table}" for layer, table in found]
-    if not wanted:
-        return names
-    chosen: list[str] = []
-    for w in wanted:
-        hits = [n for n in names if n == w or n.split(".")[0] == w]
-        if not hits:
-            raise GamelakeError(
-                f"no Delta table {w!r} in the lake",
-                fix=f"choose among {', '.join(names) or '(the lake is empty)'}",
-            )
-        chosen += [h for h in hits if h not in chosen]
-    return chosen
-
-
 def zorder_problems(zorder: Sequence[str], columns: Sequence[str], partitions: Sequence[str]):
     """Why Z-ordering by `zorder` cannot work on a table with these columns (empty: it can)."""
     problems = [f"{c} is not a column" for c in zorder if c not in columns]
     problems += [f"{c} is a partition column" for c in zorder if c in partitions]
     return problems
-
-
-def check_retention(hours: float, force: bool) -> None:
-    """Refuse a vacuum retention shorter than Delta's safety minimum unless forced."""
-    if hours < 0:
-        raise GamelakeError(f"--retain-hours {hours} is negative")
-    if hours < DELTA_MIN_RETENTION_HOURS and not force:
-        raise GamelakeError(
-            f"a retention of {hours:g}h is below Delta's safe minimum of "
-            f"{DELTA_MIN_RETENTION_HOURS}h: a stream or reader still on an older version "
-            "could lose files it needs",
-            fix="keep the default, or pass --force when no stream or query is running",
-        )
 
 
 def unreadable_by_trino(reader_version: int, reader_features: Iterable[str] | None) -> list[str]:
@@ -337,7 +248,6 @@ def new_run_id() -> str:
 def record_history(spark, lake: Path, run_id: str, records: Sequence[MaintenanceRecord]) -> None:
     """Append the run's records to ops.maintenance (at most once per run and record)."""
     from gamelake.io import write_delta_batch
-    from gamelake.pipeline import table_path
 
     if not records:
         return
@@ -365,3 +275,74 @@ def summary_line(record: MaintenanceRecord) -> str:
         f"{record.after.files}, bytes {format_bytes(record.before.bytes)} -> "
         f"{format_bytes(record.after.bytes)} in {record.duration_ms / 1000:.1f}s{retries}"
     )
+
+
+# --- a run over tables --------------------------------------------------------------------------
+
+
+def maintain_table(
+    spark,
+    path: Path,
+    name: str,
+    operation: str,
+    conf: MaintenanceConf,
+    zorder: Sequence[str] | None = None,
+    retain_hours: float | None = None,
+) -> MaintenanceRecord | None:
+    """Optimize or vacuum one table per its settings; None when there is nothing to compact."""
+    if operation == "vacuum":
+        return vacuum_table(spark, path, name, conf.retain_hours(name, retain_hours), conf.backoff)
+    settings = conf.for_table(name)
+    if not settings.optimize and zorder is None:
+        log.info("%s: optimize is off in conf/maintenance.yaml", name)
+        return None
+    if live_footprint(spark, path).files < settings.min_files:
+        log.info("%s: fewer than %d files, nothing to compact", name, settings.min_files)
+        return None
+    return optimize_table(spark, path, settings, zorder, conf.backoff)
+
+
+def check_readable(spark, path: Path, name: str, before: tuple[int, list[str]]) -> None:
+    """Refuse to go on when maintenance changed a table's protocol to one Trino cannot read."""
+    after = protocol(spark, path)
+    blocked = unreadable_by_trino(*after) if after != before else []
+    if blocked:
+        raise GamelakeError(
+            f"{name} now needs reader features Trino 476 lacks: {blocked}",
+            fix="check spark.databricks.delta.properties.defaults.* in the Spark conf",
+        )
+
+
+def _print_now(line: str) -> None:
+    print(line, flush=True)
+
+
+def maintain_tables(
+    spark,
+    lake: Path,
+    names: Sequence[str],
+    operation: str,
+    conf: MaintenanceConf,
+    zorder: Sequence[str] | None = None,
+    retain_hours: float | None = None,
+    report: Callable[[str], None] | None = None,
+) -> tuple[str, list[MaintenanceRecord]]:
+    """Optimize or vacuum the tables one by one, reporting a summary line each; returns the
+    run id and its records, appended to ops.maintenance even when a table fails."""
+    run_id = new_run_id()
+    records: list[MaintenanceRecord] = []
+    try:
+        for i, name in enumerate(names, 1):
+            path = table_path(lake, *name.split("."))
+            log.info("[%d/%d] %s %s", i, len(names), operation, name)
+            before = protocol(spark, path)
+            record = maintain_table(spark, path, name, operation, conf, zorder, retain_hours)
+            if record is None:
+                continue
+            records.append(record)
+            (report or _print_now)(summary_line(record))
+            # Maintenance must never leave a table Trino cannot read.
+            check_readable(spark, path, name, before)
+    finally:
+        record_history(spark, lake, run_id, records)
+    return run_id, records

@@ -163,65 +163,71 @@ def bind_ip(host: str) -> str:
 SECRET_FILES = ("config.properties",)
 
 
-def config_files(settings: Settings, auth: trino_auth.ServerAuth) -> dict[str, str]:
-    """Every file under etc/, keyed by relative path."""
+# The coordinator's JVM: G1 and Trino's recommended flags; the heap comes from the profile.
+JVM_OPTIONS = (
+    "-Xms256m",
+    "-XX:+UseG1GC",
+    "-XX:G1HeapRegionSize=4M",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:ReservedCodeCacheSize=128M",
+    "-XX:PerMethodRecompilationCutoff=10000",
+    "-XX:PerBytecodeRecompilationCutoff=10000",
+    "-Djdk.attach.allowAttachSelf=true",
+    "-Djdk.nio.maxCachedBufferSize=2000000",
+    "-Dfile.encoding=UTF-8",
+    "-XX:+EnableDynamicAgentLoading",
+)
+
+
+def _lines(*lines: str) -> str:
+    return "\n".join([*lines, ""])
+
+
+def node_properties(settings: Settings) -> str:
+    """node.properties: the node's identity, addresses and data folder."""
+    t = settings.trino
+    return _lines(
+        "node.environment=gamelake",
+        "node.id=gamelake-local",
+        # Announce the clients' host: the machine's other addresses may not route to
+        # itself, and the certificate names it.
+        f"node.internal-address={t.host}",
+        # Airlift binds the HTTP(S) server to this address (default: every interface).
+        f"node.bind-ip={bind_ip(t.listen_host)}",
+        f"node.data-dir={trino_dir(settings) / 'data'}",
+    )
+
+
+def server_config(settings: Settings, auth: trino_auth.ServerAuth) -> str:
+    """config.properties: a coordinator that also runs tasks, sized by the profile."""
     t = settings.trino
     headroom_mb = max(256, t.heap_mb // 5)
     per_node_mb = min(t.query_max_memory_mb, t.heap_mb - headroom_mb - 128)
+    return _lines(
+        "coordinator=true",
+        "node-scheduler.include-coordinator=true",
+        *(f"{k}={v}" for k, v in trino_auth.server_properties(auth, t.port, t.host).items()),
+        f"query.max-memory={per_node_mb}MB",
+        f"query.max-memory-per-node={per_node_mb}MB",
+        f"memory.heap-headroom-per-node={headroom_mb}MB",
+        # Two cores: fewer threads than Trino's per-core defaults.
+        "task.concurrency=2",
+        "task.max-worker-threads=8",
+        # CREATE CATALOG: tests give each private lake its own catalog, so the
+        # same schema-qualified queries run against it.
+        "catalog.management=dynamic",
+    )
+
+
+def config_files(settings: Settings, auth: trino_auth.ServerAuth) -> dict[str, str]:
+    """Every file under etc/, keyed by relative path."""
+    t = settings.trino
     return {
-        "node.properties": "\n".join(
-            [
-                "node.environment=gamelake",
-                "node.id=gamelake-local",
-                # Announce the clients' host: the machine's other addresses may not route to
-                # itself, and the certificate names it.
-                f"node.internal-address={t.host}",
-                # Airlift binds the HTTP(S) server to this address (default: every interface).
-                f"node.bind-ip={bind_ip(t.listen_host)}",
-                f"node.data-dir={trino_dir(settings) / 'data'}",
-                "",
-            ]
-        ),
-        "jvm.config": "\n".join(
-            [
-                "-server",
-                f"-Xmx{t.heap_mb}m",
-                "-Xms256m",
-                "-XX:+UseG1GC",
-                "-XX:G1HeapRegionSize=4M",
-                "-XX:+ExplicitGCInvokesConcurrent",
-                "-XX:+ExitOnOutOfMemoryError",
-                "-XX:-OmitStackTraceInFastThrow",
-                "-XX:ReservedCodeCacheSize=128M",
-                "-XX:PerMethodRecompilationCutoff=10000",
-                "-XX:PerBytecodeRecompilationCutoff=10000",
-                "-Djdk.attach.allowAttachSelf=true",
-                "-Djdk.nio.maxCachedBufferSize=2000000",
-                "-Dfile.encoding=UTF-8",
-                "-XX:+EnableDynamicAgentLoading",
-                "",
-            ]
-        ),
-        "config.properties": "\n".join(
-            [
-                "coordinator=true",
-                "node-scheduler.include-coordinator=true",
-                *(
-                    f"{k}={v}"
-                    for k, v in trino_auth.server_properties(auth, t.port, t.host).items()
-                ),
-                f"query.max-memory={per_node_mb}MB",
-                f"query.max-memory-per-node={per_node_mb}MB",
-                f"memory.heap-headroom-per-node={headroom_mb}MB",
-                # Two cores: fewer threads than Trino's per-core defaults.
-                "task.concurrency=2",
-                "task.max-worker-threads=8",
-                # CREATE CATALOG: tests give each private lake its own catalog, so the
-                # same schema-qualified queries run against it.
-                "catalog.management=dynamic",
-                "",
-            ]
-        ),
+        "node.properties": node_properties(settings),
+        "jvm.config": _lines("-server", f"-Xmx{t.heap_mb}m", *JVM_OPTIONS),
+        "config.properties": server_config(settings, auth),
         "log.properties": "io.trino=INFO\n",
         "password-authenticator.properties": trino_auth.password_authenticator_properties(
             auth.password_db

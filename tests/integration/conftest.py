@@ -24,6 +24,7 @@ from gamelake.pipeline import load_pipeline_conf
 from gamelake.runtime import stack
 from gamelake.spark import submit_command
 from tests.integration.jobrun import run_to_end
+from tests.kafka_records import produce
 from tests.secret_corpus import add_generated_secrets, hand_written
 
 pytestmark = pytest.mark.integration
@@ -92,7 +93,7 @@ def lake_run(services: Settings):
     families = sorted({*contracts, *(r.family for r in records)})
     kafka_io.create_topics(bootstrap, [prefix + f for f in families], partitions=2,
                            retention_hours=2)  # fmt: skip
-    sent = kafka_io.produce(bootstrap, [(prefix + r.family, r.key, r.value) for r in records])
+    sent = produce(bootstrap, [(prefix + r.family, r.key, r.value) for r in records])
     assert sent == len(records)
     # Under the profile's lake, where the tests' Spark and Trino both may read.
     run = LakeRun(run_id, settings, contracts, records, prefix,

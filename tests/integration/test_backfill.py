@@ -24,6 +24,7 @@ from gamelake.ops.offsets import Bound, checkpoint_offsets, parse_bound
 from gamelake.pipeline import load_pipeline_conf, table_path
 from gamelake.secrets import SecretPolicy
 from gamelake.spark import submit_command, submit_env
+from tests.kafka_records import produce
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ def ops(services, settings):
     records = list(generate(contracts, GeneratorOptions(seed=11, events=EVENTS, families=FAMILIES)))
     bootstrap = settings.kafka.bootstrap_servers
     kafka_io.create_topics(bootstrap, [prefix + f for f in FAMILIES], 2, retention_hours=2)
-    assert kafka_io.produce(bootstrap, [(prefix + r.family, r.key, r.value) for r in records])
+    assert produce(bootstrap, [(prefix + r.family, r.key, r.value) for r in records])
     area = settings.paths.lake / "_tests" / f"ops-{run_id}"
     pipeline = load_pipeline_conf(settings.paths.conf)
     yield {
@@ -150,7 +151,7 @@ def test_starts_that_retention_deleted_are_refused_unless_forced(settings, servi
     # Outside the module's prefix, so the other tests' ranges do not include it.
     topic = f"glgone{uuid.uuid4().hex[:8]}.t"
     kafka_io.create_topics(bootstrap, [topic], 1, retention_hours=2)
-    kafka_io.produce(bootstrap, [(topic, None, b'{"n": %d}' % i) for i in range(10)])
+    produce(bootstrap, [(topic, None, b'{"n": %d}' % i) for i in range(10)])
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         # What retention does to old segments, done now: records 0..5 are gone.

@@ -29,6 +29,7 @@ from gamelake.pipeline import load_pipeline_conf, table_path
 from gamelake.spark import submit_command
 from gamelake.streams import StreamOptions, start_silver
 from tests.integration.jobrun import run_to_end
+from tests.kafka_records import produce
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +69,7 @@ def dq_run(services, settings):
     bootstrap = settings.kafka.bootstrap_servers
     kafka_io.create_topics(bootstrap, [prefix + f for f in contracts], partitions=2,
                            retention_hours=2)  # fmt: skip
-    kafka_io.produce(bootstrap, [(prefix + r.family, r.key, r.value) for r in records])
+    produce(bootstrap, [(prefix + r.family, r.key, r.value) for r in records])
     area = settings.paths.lake / "_tests" / f"dq-{run_id}"
     cmd = submit_command(
         settings, "pipeline",

@@ -37,6 +37,7 @@ from gamelake.spark import submit_command, submit_env
 from tests.faults_corpus import hostile_values
 from tests.integration.conftest import LAKE_RUN_EVENTS, LAKE_RUN_OPTIONS, LakeRun
 from tests.integration.jobrun import run_to_end
+from tests.kafka_records import produce
 
 pytestmark = pytest.mark.integration
 
@@ -134,9 +135,7 @@ def run_200k(services):
                            retention_hours=2)  # fmt: skip
     try:
         records = generate(contracts, GeneratorOptions(events=KILL_RUN_EVENTS, **LAKE_RUN_OPTIONS))
-        sent = kafka_io.produce(
-            bootstrap, ((run.prefix + r.family, r.key, r.value) for r in records)
-        )
+        sent = produce(bootstrap, ((run.prefix + r.family, r.key, r.value) for r in records))
         assert sent >= KILL_RUN_EVENTS
         run_to_end(run.pipeline_command(run.lake, run.checkpoints, *STAGES), run.area / "clean.log")
         yield run
@@ -302,7 +301,7 @@ def test_hostile_input_is_all_accounted_for_and_the_stream_survives(spark, servi
     area = settings.paths.lake / "_tests" / f"hostile-{run_id}"
     lake = area / "lake"
     try:
-        assert kafka_io.produce(bootstrap, records) == len(records)
+        assert produce(bootstrap, records) == len(records)
         cmd = submit_command(settings, "pipeline",
                              ["--once", "--topic-prefix", prefix, "--lake", str(lake),
                               "--checkpoint-root", str(area / "checkpoints"), *STAGES,

@@ -15,6 +15,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from gamelake.ops import maintenance as m
+from gamelake.ops.maintenance_conf import TableMaintenance
 from gamelake.ops.retry import Backoff
 from gamelake.pipeline import table_path
 
@@ -63,7 +64,7 @@ def test_optimize_while_a_stream_appends_cuts_files_and_loses_nothing(spark, set
             assert query.isActive, query.exception()
             time.sleep(1)
         protocol = m.protocol(spark, path)
-        settings_t = m.TableMaintenance("silver.rate_events", zorder=("player_id",))
+        settings_t = TableMaintenance("silver.rate_events", zorder=("player_id",))
         # Compaction runs while the stream keeps committing beside it.
         record = m.optimize_table(spark, path, settings_t, backoff=Backoff(attempts=10))
         assert query.isActive, query.exception()
@@ -100,7 +101,7 @@ def test_vacuum_after_optimize_deletes_the_replaced_files(spark, area):
     path = table_path(area / "lake", "silver", "small")
     for i in range(6):
         spark.range(i * 10, i * 10 + 10).write.format("delta").mode("append").save(str(path))
-    m.optimize_table(spark, path, m.TableMaintenance("silver.small"))
+    m.optimize_table(spark, path, TableMaintenance("silver.small"))
     stored = m.stored_footprint(spark, path)
     assert stored.files >= 7  # six appended files and the compacted one
     record = m.vacuum_table(spark, path, "silver.small", retain_hours=0)

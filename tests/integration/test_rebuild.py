@@ -16,6 +16,7 @@ from gamelake.ops.backfill import backfill_bronze, plan_backfill
 from gamelake.ops.offsets import Bound
 from gamelake.pipeline import load_pipeline_conf, table_path
 from gamelake.streams import StreamOptions, start_silver
+from tests.kafka_records import produce
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +41,7 @@ def _land_scores(spark, settings, area, prefix, seed: int, start_ms: int) -> Non
     opts = GeneratorOptions(seed=seed, events=300, families=("user_score",), start_ms=start_ms)
     topic = prefix + "user_score"
     kafka_io.create_topics(bootstrap, [topic], 1, retention_hours=2)
-    kafka_io.produce(bootstrap, [(topic, r.key, r.value) for r in generate(contracts, opts)])
+    produce(bootstrap, [(topic, r.key, r.value) for r in generate(contracts, opts)])
     plan = plan_backfill(bootstrap, topic.replace(".", r"\."), Bound("earliest"), Bound("latest"))
     lake = area / "lake"
     bronze = table_path(lake, "bronze", pipeline.bronze_table)

@@ -163,3 +163,23 @@ def test_rows_added_come_from_our_merge_even_when_auto_compaction_commits_after_
     ]
     assert merged_rows(history, before=5) == 66
     assert merged_rows(history, before=7) == 0
+
+
+def test_a_backfill_needs_a_start_and_a_reset_may_continue_without_one():
+    from gamelake.ops.backfill import BackfillRequest
+
+    with pytest.raises(GamelakeError, match="no start given"):
+        BackfillRequest().start()
+    assert BackfillRequest(reset_checkpoint=True).start() is None
+    assert BackfillRequest(earliest=True).start().kind == "earliest"
+
+
+def test_a_reset_dry_run_names_the_new_checkpoint(tmp_path):
+    from gamelake.ops.backfill import BackfillPlan, BackfillRequest, dry_run_lines
+
+    plan = BackfillPlan({"g.a": {0: 2}}, {"g.a": {0: 5}}, {"g.a": {0: 0}}, ())
+    assert dry_run_lines(plan, BackfillRequest(earliest=True), tmp_path) == [
+        "would backfill 3 offsets in 1 partitions: g.a[0] 2..5"
+    ]
+    reset = dry_run_lines(plan, BackfillRequest(reset_checkpoint=True), tmp_path)
+    assert reset[1] == f"then start a new checkpoint at {tmp_path}"

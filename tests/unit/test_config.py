@@ -57,7 +57,8 @@ def test_python_pins_match_the_jvm_versions_in_the_pom(root):
 
 def test_streams_take_a_backlog_in_bounded_batches_unless_told_otherwise(root):
     """The profile bounds micro-batches; a flag overrides the bound and 0 lifts it."""
-    from gamelake.jobargs import stream_options, stream_parser
+    from gamelake.jobargs import stream_parser
+    from gamelake.jobcontext import stream_options
 
     bounds = load_settings("local", root).streams
     assert bounds.max_offsets_per_trigger and bounds.max_bytes_per_trigger

@@ -204,7 +204,7 @@ def test_only_the_columns_row_rules_read_are_computed_for_them():
 def test_jobs_warm_the_gates_gx_context_up_in_the_background(tmp_path):
     import time
 
-    from gamelake.jobargs import warm_up
+    from gamelake.jobgates import warm_up
 
     gates = [SilverGate({}, tmp_path, "", SuiteRunner()) for _ in range(2)]
     warm_up(None, *gates)  # None: a gate switched off (--no-gates)

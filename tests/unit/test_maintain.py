@@ -9,6 +9,7 @@ import yaml
 
 from gamelake.errors import GamelakeError
 from gamelake.ops import maintenance as m
+from gamelake.ops import maintenance_conf as mc
 from gamelake.ops.jobs import passthrough
 from gamelake.ops.retry import Backoff, is_conflict, with_conflict_retry
 
@@ -18,8 +19,8 @@ class ConcurrentAppendException(Exception):
 
 
 def test_the_project_conf_parses_and_names_real_layers(root):
-    conf = m.load_maintenance_conf(root / "conf")
-    assert conf.defaults.vacuum_retain_hours >= m.DELTA_MIN_RETENTION_HOURS
+    conf = mc.load_maintenance_conf(root / "conf")
+    assert conf.defaults.vacuum_retain_hours >= mc.DELTA_MIN_RETENTION_HOURS
     assert conf.for_table("silver.player_action").zorder == ("player_id", "event_at")
     # A table the file does not name gets the defaults, under its own name.
     other = conf.for_table("gold.whatever")
@@ -29,7 +30,7 @@ def test_the_project_conf_parses_and_names_real_layers(root):
 
 
 def test_table_entries_inherit_the_defaults():
-    conf = m.parse_maintenance_conf(
+    conf = mc.parse_maintenance_conf(
         {"defaults": {"vacuum_retain_hours": 200, "min_files": 4},
          "tables": {"silver.t": {"zorder": ["a"]}}}
     )  # fmt: skip
@@ -46,19 +47,19 @@ def test_table_entries_inherit_the_defaults():
 )
 def test_conf_mistakes_are_named(raw, match):
     with pytest.raises(GamelakeError, match=match):
-        m.parse_maintenance_conf(raw)
+        mc.parse_maintenance_conf(raw)
 
 
 def test_select_tables_by_name_or_layer_and_refuse_unknown_ones():
     found = [("ops", "quarantine"), ("silver", "player"), ("silver", "telemetry")]
-    assert m.select_tables(found, []) == ["ops.quarantine", "silver.player", "silver.telemetry"]
-    assert m.select_tables(found, ["silver"]) == ["silver.player", "silver.telemetry"]
-    assert m.select_tables(found, ["silver.player", "silver"]) == [
+    assert mc.select_tables(found, []) == ["ops.quarantine", "silver.player", "silver.telemetry"]
+    assert mc.select_tables(found, ["silver"]) == ["silver.player", "silver.telemetry"]
+    assert mc.select_tables(found, ["silver.player", "silver"]) == [
         "silver.player",
         "silver.telemetry",
     ]
     with pytest.raises(GamelakeError, match=r"gold\.x"):
-        m.select_tables(found, ["gold.x"])
+        mc.select_tables(found, ["gold.x"])
 
 
 def test_zorder_needs_real_non_partition_columns():
@@ -71,12 +72,12 @@ def test_zorder_needs_real_non_partition_columns():
 
 
 def test_short_vacuum_retention_needs_force():
-    m.check_retention(168, force=False)
+    mc.check_retention(168, force=False)
     with pytest.raises(GamelakeError, match="below Delta's safe minimum"):
-        m.check_retention(1, force=False)
-    m.check_retention(0, force=True)
+        mc.check_retention(1, force=False)
+    mc.check_retention(0, force=True)
     with pytest.raises(GamelakeError):
-        m.check_retention(-1, force=True)
+        mc.check_retention(-1, force=True)
 
 
 def test_trino_readability_of_protocols():
