@@ -39,8 +39,8 @@ from bench._jobs import batch_digest
 from gamelake import feed, kafka_io, trino_client
 from gamelake.config import load_settings
 from gamelake.contracts import load_contracts
+from gamelake.conventions import load_pipeline_conf, table_path
 from gamelake.generator import GeneratorOptions, Record, generate
-from gamelake.pipeline import load_pipeline_conf, table_path
 from gamelake.spark import submit_command, submit_env
 
 RESULTS = Path(__file__).parent / "results" / "freshness.json"

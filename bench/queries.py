@@ -31,7 +31,7 @@ from typing import Any
 from bench._jobs import run_job
 from gamelake import kafka_io, trino_client
 from gamelake.config import load_settings
-from gamelake.pipeline import find_delta_tables, load_pipeline_conf
+from gamelake.conventions import find_delta_tables, load_pipeline_conf
 from gamelake.queries import list_queries
 
 RESULTS = Path(__file__).parent / "results" / "queries.json"

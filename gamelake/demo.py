@@ -19,10 +19,10 @@ from rich.console import Console
 from gamelake import feed, kafka_io, trino_client
 from gamelake.config import Settings
 from gamelake.contracts import load_contracts
+from gamelake.conventions import load_pipeline_conf
 from gamelake.display import print_result
 from gamelake.errors import GamelakeError
 from gamelake.generator import GeneratorOptions, generate, start_ms_ending_at
-from gamelake.pipeline import load_pipeline_conf
 from gamelake.queries import load_query
 from gamelake.runtime import stack
 from gamelake.spark import submit_command, submit_env

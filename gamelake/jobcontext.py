@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gamelake.config import Settings, StreamSettings, load_settings
 from gamelake.contracts import Contract, load_contracts
-from gamelake.pipeline import PipelineConf, load_pipeline_conf, table_path
+from gamelake.conventions import PipelineConf, load_pipeline_conf, table_path
 from gamelake.secrets import SecretPolicy, declared_secrets, load_policy
 from gamelake.streams import StreamOptions
 

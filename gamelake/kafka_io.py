@@ -93,7 +93,7 @@ class TopicInfo:
 def family_topics(settings: Settings, families: Iterable[str] | None = None) -> list[str]:
     """The topic of each family (every contract's by default), the unrouted and rejects topics."""
     from gamelake.contracts import load_contracts
-    from gamelake.pipeline import load_pipeline_conf
+    from gamelake.conventions import load_pipeline_conf
 
     pipeline = load_pipeline_conf(settings.paths.conf)
     if families is None:
@@ -108,7 +108,7 @@ def family_topics(settings: Settings, families: Iterable[str] | None = None) -> 
 def ensure_family_topics(settings: Settings, families: Iterable[str] | None = None) -> list[str]:
     """Create the missing topics of the families (all contracts' by default) and the
     unrouted-records topic, sized from conf/pipeline.yaml; returns the names created."""
-    from gamelake.pipeline import load_pipeline_conf
+    from gamelake.conventions import load_pipeline_conf
 
     pipeline = load_pipeline_conf(settings.paths.conf)
     return create_topics(

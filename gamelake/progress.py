@@ -14,8 +14,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
 
+from gamelake.conventions import table_path
 from gamelake.io import ops_session
-from gamelake.pipeline import table_path
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gamelake.conventions import PipelineConf
 from gamelake.errors import GamelakeError
 from gamelake.kafka_io import create_topics
-from gamelake.pipeline import PipelineConf
 from gamelake.producer import RECORD_OVERHEAD_BYTES, KafkaProducer, RecordTooLarge
 from gamelake.record_file import FileRecord, count_blank_lines, read_record_file
 from gamelake.rejects import iso_utc, raw_keep, raw_reject

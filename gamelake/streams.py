@@ -21,6 +21,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from gamelake.bronze import to_bronze
 from gamelake.contracts import Contract
+from gamelake.conventions import table_path
 from gamelake.dq.gate import SilverGate
 from gamelake.dq.results import RESULTS_TABLE, new_run_id, results_frame, results_txn_app_id
 from gamelake.dq.suite import warm_up_in_background
@@ -31,7 +32,6 @@ from gamelake.io import (
     write_delta_stream,
 )
 from gamelake.ledger import BatchLedger, append_batch
-from gamelake.pipeline import table_path
 from gamelake.progress import PROGRESS_TABLE, progress_frame
 from gamelake.secrets import SecretPolicy
 from gamelake.silver import (

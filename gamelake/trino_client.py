@@ -90,7 +90,7 @@ def register_lake_at(
 ) -> list[str]:
     """Register every Delta table of `lake` in `catalog` (rooted there), then (re)create the
     views of <sql_dir>/views (default: the project's sql/); returns the new tables."""
-    from gamelake.pipeline import find_delta_tables, table_path
+    from gamelake.conventions import find_delta_tables, table_path
 
     new = []
     for layer, table in find_delta_tables(lake, layers):
@@ -151,7 +151,7 @@ def drop_catalog(conn, catalog: str) -> None:
 
 def register_lake(settings: Settings) -> list[str]:
     """Register every table of the profile's lake in its Trino catalog; returns the new ones."""
-    from gamelake.pipeline import load_pipeline_conf
+    from gamelake.conventions import load_pipeline_conf
 
     pipeline = load_pipeline_conf(settings.paths.conf)
     conn = connect(settings.trino)

@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gamelake.conventions import find_delta_tables, load_pipeline_conf
     from gamelake.jobcontext import settings_of
     from gamelake.ops.maintenance import HISTORY_TABLE, maintain_tables
     from gamelake.ops.maintenance_conf import (
@@ -55,7 +56,6 @@ def run(args: argparse.Namespace) -> int:
         load_maintenance_conf,
         select_tables,
     )
-    from gamelake.pipeline import find_delta_tables, load_pipeline_conf
     from gamelake.spark import build_session
 
     settings = settings_of(args)

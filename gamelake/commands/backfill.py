@@ -42,10 +42,10 @@ def run_or_plan(
     import dataclasses
     import logging
 
+    from gamelake.conventions import load_pipeline_conf
     from gamelake.jobcontext import bronze_checkpoint, topics_of
     from gamelake.ops.backfill import dry_run_lines, plan_request
     from gamelake.ops.jobs import passthrough, submit_job
-    from gamelake.pipeline import load_pipeline_conf
 
     request.start()  # refuse a bad start before Kafka or Spark is asked anything
     if dry_run:

@@ -37,9 +37,9 @@ def _collector_app(
     and its key ring."""
     from gamelake.collector.app import create_app
     from gamelake.contracts import load_contracts
+    from gamelake.conventions import load_pipeline_conf
     from gamelake.kafka_io import ensure_family_topics
     from gamelake.keys import KeyRing, key_store_path
-    from gamelake.pipeline import load_pipeline_conf
     from gamelake.secrets import declared_secrets, load_policy
 
     pipeline = load_pipeline_conf(settings.paths.conf)
@@ -84,8 +84,8 @@ def register(app: typer.Typer) -> None:
         create`); /health and /metrics (refused requests) stay open."""
         import uvicorn
 
+        from gamelake.conventions import load_pipeline_conf
         from gamelake.keys import RateLimiter
-        from gamelake.pipeline import load_pipeline_conf
         from gamelake.producer import REQUEST_SETTINGS, KafkaProducer
 
         settings = ctx.obj

@@ -31,12 +31,12 @@ def check_table_now(spark, settings, lake: Path, table: str):
     """Run `table`'s rules on its current Delta version; record and return (version, results)."""
     from delta.tables import DeltaTable
 
+    from gamelake.conventions import table_path
     from gamelake.dq.gate import check_table
     from gamelake.dq.results import new_run_id, write_results
     from gamelake.dq.rules import load_rules, rules_for
     from gamelake.dq.suite import SuiteRunner
     from gamelake.errors import GamelakeError
-    from gamelake.pipeline import table_path
 
     layer, name = _split(table)
     all_rules = load_rules(settings.paths.conf / "rules")
@@ -67,11 +67,11 @@ def report(
     """Per table, the pass rate of each rule over its last N evaluations (ops.dq_results)."""
     from rich.table import Table
 
+    from gamelake.conventions import table_path
     from gamelake.display import make_console
     from gamelake.dq.report import pass_rates
     from gamelake.dq.results import RESULTS_TABLE
     from gamelake.errors import GamelakeError
-    from gamelake.pipeline import table_path
     from gamelake.spark import build_session
 
     path = table_path(_lake(ctx, lake), "ops", RESULTS_TABLE)

@@ -190,8 +190,8 @@ def _to_kafka(
 ) -> tuple[Summary, str]:
     """The summary of sending the records to their families' topics, and where they went."""
     from gamelake import shards
+    from gamelake.conventions import load_pipeline_conf
     from gamelake.kafka_io import create_topics
-    from gamelake.pipeline import load_pipeline_conf
 
     pipeline = load_pipeline_conf(settings.paths.conf)
     if topic_prefix:
@@ -281,7 +281,7 @@ def produce(
     import dataclasses
 
     from gamelake.contracts import load_contracts
-    from gamelake.pipeline import load_pipeline_conf
+    from gamelake.conventions import load_pipeline_conf
     from gamelake.replay import replay_file
     from gamelake.routing import recognisers
     from gamelake.secrets import declared_secrets, load_policy

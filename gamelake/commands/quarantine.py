@@ -29,11 +29,11 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from gamelake.contracts import load_contracts
+        from gamelake.conventions import load_pipeline_conf, table_path
         from gamelake.display import make_console
         from gamelake.dq.gate import silver_gate
         from gamelake.dq.replay import replay
         from gamelake.errors import GamelakeError
-        from gamelake.pipeline import load_pipeline_conf, table_path
         from gamelake.spark import build_session
 
         settings = ctx.obj

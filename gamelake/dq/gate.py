@@ -33,6 +33,7 @@ from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from gamelake.contracts import Contract
+from gamelake.conventions import table_path
 from gamelake.dq.metrics import batch_metric_aggs, batch_results
 from gamelake.dq.reference import ReferenceKeys, key_values, unknown_values
 from gamelake.dq.results import (
@@ -56,7 +57,6 @@ from gamelake.dq.row import (
 )
 from gamelake.dq.rules import Rule, check_columns, load_rules, rules_for
 from gamelake.dq.suite import SuiteRunner
-from gamelake.pipeline import table_path
 from gamelake.silver import silver_columns, to_silver
 
 log = logging.getLogger(__name__)

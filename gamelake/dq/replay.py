@@ -22,8 +22,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from gamelake.contracts import Contract
+from gamelake.conventions import table_path
 from gamelake.dq.gate import SilverGate
-from gamelake.pipeline import table_path
 from gamelake.silver import (
     QUARANTINE_TABLE,
     SILVER_PARTITION_BY,

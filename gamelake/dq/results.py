@@ -12,10 +12,10 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from gamelake.conventions import table_path
 from gamelake.dq.rules import Rule
 from gamelake.errors import GamelakeError
 from gamelake.io import ops_session
-from gamelake.pipeline import table_path
 
 RESULTS_TABLE = "dq_results"
 RESULTS_SCHEMA = (

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from gamelake.conventions import table_path
 from gamelake.dq.results import GateFailed
 from gamelake.game_api import JOINED, LOGGED_IN, PURCHASED
 from gamelake.gold import GOLD_LAYER
 from gamelake.ledger import commit_versions
-from gamelake.pipeline import table_path
 
 if TYPE_CHECKING:
     from gamelake.dq.gate import TableGate

@@ -30,9 +30,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
+from gamelake.conventions import table_path
 from gamelake.gold import GOLD_LAYER
 from gamelake.io import read_delta_stream, trigger_kwargs, write_delta_batch
-from gamelake.pipeline import table_path
 
 log = logging.getLogger(__name__)
 

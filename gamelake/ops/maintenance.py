@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gamelake.conventions import table_path
 from gamelake.errors import GamelakeError
 from gamelake.ops.maintenance_conf import (
     DELTA_MIN_RETENTION_HOURS,
@@ -26,7 +27,6 @@ from gamelake.ops.maintenance_conf import (
     TableMaintenance,
 )
 from gamelake.ops.retry import DEFAULT_BACKOFF, Backoff, with_conflict_retry
-from gamelake.pipeline import table_path
 
 log = logging.getLogger(__name__)
 

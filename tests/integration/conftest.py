@@ -19,8 +19,8 @@ import pytest
 from gamelake import kafka_io, trino_client
 from gamelake.config import Settings
 from gamelake.contracts import Contract, load_contracts
+from gamelake.conventions import load_pipeline_conf
 from gamelake.generator import GeneratorOptions, generate
-from gamelake.pipeline import load_pipeline_conf
 from gamelake.runtime import stack
 from gamelake.spark import submit_command
 from tests.integration.jobrun import run_to_end

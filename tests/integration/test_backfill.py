@@ -17,11 +17,11 @@ from pyspark.sql import functions as F
 
 from gamelake import kafka_io
 from gamelake.contracts import load_contracts
+from gamelake.conventions import load_pipeline_conf, table_path
 from gamelake.errors import GamelakeError
 from gamelake.generator import GeneratorOptions, generate
 from gamelake.ops.backfill import backfill_bronze, plan_backfill
 from gamelake.ops.offsets import Bound, checkpoint_offsets, parse_bound
-from gamelake.pipeline import load_pipeline_conf, table_path
 from gamelake.secrets import SecretPolicy
 from gamelake.spark import submit_command, submit_env
 from tests.kafka_records import produce

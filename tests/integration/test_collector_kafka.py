@@ -16,8 +16,8 @@ from gamelake import kafka_io
 from gamelake.collector.app import create_app
 from gamelake.config import project_root
 from gamelake.contracts import load_contracts
+from gamelake.conventions import load_pipeline_conf
 from gamelake.keys import RateLimiter
-from gamelake.pipeline import load_pipeline_conf
 from gamelake.producer import REQUEST_SETTINGS, KafkaProducer
 from tests.collector_samples import EVENTS, KEYS, event, key_ring
 

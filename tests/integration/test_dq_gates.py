@@ -19,13 +19,13 @@ from pyspark.sql import functions as F
 
 from gamelake import kafka_io, trino_client
 from gamelake.contracts import load_contracts
+from gamelake.conventions import load_pipeline_conf, table_path
 from gamelake.dq.gate import SilverGate, TableGate
 from gamelake.dq.replay import replay
 from gamelake.dq.results import RESULTS_TABLE, GateFailed
 from gamelake.dq.rules import parse_rules
 from gamelake.dq.suite import SuiteRunner
 from gamelake.generator import GeneratorOptions, generate
-from gamelake.pipeline import load_pipeline_conf, table_path
 from gamelake.spark import submit_command
 from gamelake.streams import StreamOptions, start_silver
 from tests.integration.jobrun import run_to_end

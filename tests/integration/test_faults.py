@@ -30,8 +30,8 @@ from pyspark.sql import functions as F
 
 from gamelake import kafka_io, trino_client
 from gamelake.contracts import load_contracts
+from gamelake.conventions import table_path
 from gamelake.generator import GeneratorOptions, generate
-from gamelake.pipeline import table_path
 from gamelake.runtime import stack
 from gamelake.spark import submit_command, submit_env
 from tests.faults_corpus import hostile_values

@@ -19,8 +19,8 @@ from kafka.partitioner.default import murmur2
 
 from gamelake import feed, kafka_io, record_file, replay
 from gamelake.contracts import load_contracts
+from gamelake.conventions import load_pipeline_conf
 from gamelake.generator import GeneratorOptions, generate
-from gamelake.pipeline import load_pipeline_conf
 from gamelake.routing import recognisers
 from gamelake.secrets import declared_secrets, load_policy
 from tests.samples import EXAMPLES

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from gamelake import trino_client
+from gamelake.conventions import table_path
 from gamelake.gold.batch import BUILDERS
 from gamelake.gold.streaming import GOLD_STREAMS
-from gamelake.pipeline import table_path
 
 pytestmark = pytest.mark.integration
 

@@ -14,10 +14,10 @@ import uuid
 import pytest
 from pyspark.sql import functions as F
 
+from gamelake.conventions import table_path
 from gamelake.ops import maintenance as m
 from gamelake.ops.maintenance_conf import TableMaintenance
 from gamelake.ops.retry import Backoff
-from gamelake.pipeline import table_path
 
 pytestmark = pytest.mark.integration
 

@@ -37,7 +37,7 @@ def test_query_matches_the_oracle(lake_run, world, query):
 
 
 def test_registering_twice_is_harmless(lake_run):
-    from gamelake.pipeline import load_pipeline_conf
+    from gamelake.conventions import load_pipeline_conf
 
     layers = load_pipeline_conf(lake_run.settings.paths.conf).layers
     admin = trino_client.connect(lake_run.settings.trino)

@@ -16,7 +16,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from gamelake import trino_client
-from gamelake.pipeline import table_path
+from gamelake.conventions import table_path
 
 pytestmark = pytest.mark.integration
 

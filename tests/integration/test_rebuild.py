@@ -11,10 +11,10 @@ import pytest
 
 from gamelake import kafka_io
 from gamelake.contracts import load_contracts
+from gamelake.conventions import load_pipeline_conf, table_path
 from gamelake.generator import GeneratorOptions, generate
 from gamelake.ops.backfill import backfill_bronze, plan_backfill
 from gamelake.ops.offsets import Bound
-from gamelake.pipeline import load_pipeline_conf, table_path
 from gamelake.streams import StreamOptions, start_silver
 from tests.kafka_records import produce
 

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from gamelake import kafka_io, trino_client
-from gamelake.pipeline import table_path
+from gamelake.conventions import table_path
 from gamelake.spark import submit_command, submit_env
 from tests.kafka_records import produce
 

@@ -14,9 +14,9 @@ from gamelake.collector.app import create_app
 from gamelake.collector.ingest import Collector
 from gamelake.config import project_root
 from gamelake.contracts import load_contracts
+from gamelake.conventions import load_pipeline_conf
 from gamelake.errors import GamelakeError
 from gamelake.keys import KeyRing
-from gamelake.pipeline import load_pipeline_conf
 from tests.collector_samples import EVENTS, KEYS, SECRET, MemorySink, event, key_ring
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)

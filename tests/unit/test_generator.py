@@ -11,10 +11,10 @@ import jsonschema
 import pytest
 
 from gamelake.contracts import get_value, load_contracts
+from gamelake.conventions import load_pipeline_conf
 from gamelake.errors import GamelakeError
 from gamelake.feed import drive
 from gamelake.generator import DEFAULT_START, GeneratorOptions, Pacer, generate
-from gamelake.pipeline import load_pipeline_conf
 from gamelake.record_file import FileRecord, encode_line, read_record_file, record_flags, unwrap
 from gamelake.replay import Destinations
 from gamelake.routing import recognisers

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gamelake.pipeline import table_path
+from gamelake.conventions import table_path
 from gamelake.progress import PROGRESS_TABLE, ProgressRecorder
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from gamelake.contracts import load_contracts
-from gamelake.pipeline import table_path
+from gamelake.conventions import table_path
 from gamelake.streams import write_silver_batch
 from tests.samples import EXAMPLES
 from tests.unit.test_silver import BRONZE, KAFKA_TS

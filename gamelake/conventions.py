@@ -1,4 +1,4 @@
-"""Pipeline conventions from conf/pipeline.yaml: topic names, lake layers, table locations."""
+"""The lake's conventions from conf/pipeline.yaml: topic names, lake layers, table locations."""
 
 from __future__ import annotations
 
