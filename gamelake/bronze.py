@@ -9,6 +9,9 @@ from pyspark.sql import functions as F
 
 from gamelake.secrets import SecretPolicy
 
+# The columns that place a bronze row in Kafka: one record, one place.
+KAFKA_COORDINATES = ("topic", "kafka_partition", "kafka_offset")
+
 
 def family_of_topic(topic: Column, topic_prefix: str) -> Column:
     """The event family a topic carries: the topic name without the pipeline's prefix."""

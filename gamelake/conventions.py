@@ -46,6 +46,15 @@ def load_pipeline_conf(conf_dir: Path) -> PipelineConf:
     )
 
 
+# The folder of a Delta table's transaction log: a table is there once it holds one.
+DELTA_LOG = "_delta_log"
+
+
+def is_delta_table(path: Path) -> bool:
+    """True when a Delta table lives at `path` (its transaction log is there)."""
+    return (path / DELTA_LOG).is_dir()
+
+
 def table_path(lake: Path, layer: str, table: str) -> Path:
     """Where a Delta table lives in the lake: <lake>/<layer>/<table>."""
     return lake / layer / table
@@ -58,5 +67,5 @@ def find_delta_tables(lake: Path, layers: tuple[str, ...]) -> list[tuple[str, st
         for layer in layers
         if (lake / layer).is_dir()
         for table_dir in (lake / layer).iterdir()
-        if (table_dir / "_delta_log").is_dir()
+        if is_delta_table(table_dir)
     )

@@ -73,7 +73,8 @@ def run(settings: Settings, console: Console, now: dt.datetime, events: int = DE
         {f: pipeline.topic_for(f) for f in contracts},
     )
     log.info(
-        "sent %d events (%d duplicates, %d malformed, %d late) in %.1fs",
+        "sent %d events (%d duplicates, %d malformed, %d late) in %.1fs; the faulty ones are "
+        "on purpose: silver drops, quarantines or warns about them (`dq warn`)",
         summary.records, summary.duplicates, sum(summary.malformed.values()), summary.late,
         summary.seconds,
     )  # fmt: skip

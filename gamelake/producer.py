@@ -230,9 +230,17 @@ class KafkaProducer:
 
     def close(self, timeout_s: float = 60.0) -> dict[str, int]:
         """Records sent per topic, once Kafka acknowledged every record no flush answered for;
-        then it takes no more."""
+        then it takes no more (closing again returns the counts)."""
+        if self._closed:
+            return self.per_topic
         self._closed = True
-        remaining = self._producer.flush(timeout_s)
+        try:
+            remaining = self._producer.flush(timeout_s)
+        finally:
+            # What is left is reported below, not retried: librdkafka's threads would go on
+            # calling a broker long gone, as long as anything held this object.
+            self._producer.purge()
+            self._producer.close()
         with self._lock:
             batches = list(self._open)
             for batch in batches:

@@ -31,7 +31,7 @@ def check_table_now(spark, settings, lake: Path, table: str):
     """Run `table`'s rules on its current Delta version; record and return (version, results)."""
     from delta.tables import DeltaTable
 
-    from gamelake.conventions import table_path
+    from gamelake.conventions import is_delta_table, table_path
     from gamelake.dq.gate import check_table
     from gamelake.dq.results import new_run_id, write_results
     from gamelake.dq.rules import load_rules, rules_for
@@ -47,7 +47,7 @@ def check_table_now(spark, settings, lake: Path, table: str):
             fix=f"add conf/rules/{table}.yaml; tables with rules: {', '.join(all_rules)}",
         )
     path = table_path(lake, layer, name)
-    if not (path / "_delta_log").is_dir():
+    if not is_delta_table(path):
         raise GamelakeError(f"no Delta table at {path}", fix="run the pipeline first")
     version = int(DeltaTable.forPath(spark, str(path)).history(1).collect()[0]["version"])
     df = spark.read.format("delta").option("versionAsOf", version).load(str(path))
@@ -67,7 +67,7 @@ def report(
     """Per table, the pass rate of each rule over its last N evaluations (ops.dq_results)."""
     from rich.table import Table
 
-    from gamelake.conventions import table_path
+    from gamelake.conventions import is_delta_table, table_path
     from gamelake.display import make_console
     from gamelake.dq.report import pass_rates
     from gamelake.dq.results import RESULTS_TABLE
@@ -75,7 +75,7 @@ def report(
     from gamelake.spark import build_session
 
     path = table_path(_lake(ctx, lake), "ops", RESULTS_TABLE)
-    if not (path / "_delta_log").is_dir():
+    if not is_delta_table(path):
         raise GamelakeError(f"no results yet at {path}", fix="run the pipeline or `dq check`")
     spark = build_session(ctx.obj, app_name="gamelake-dq-report")
     try:

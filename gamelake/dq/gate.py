@@ -33,7 +33,7 @@ from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from gamelake.contracts import Contract
-from gamelake.conventions import table_path
+from gamelake.conventions import is_delta_table, table_path
 from gamelake.dq.metrics import batch_metric_aggs, batch_results
 from gamelake.dq.reference import ReferenceKeys, key_values, unknown_values
 from gamelake.dq.results import (
@@ -79,7 +79,7 @@ def referential_results(
         layer, table = str(r.ref_table).split(".", 1)
         path = table_path(lake, layer, table)
         values = df.select(F.col(str(r.column)).alias("_v")).where(F.col("_v").isNotNull())
-        if (path / "_delta_log").is_dir():
+        if is_delta_table(path):
             keys = (
                 spark.read.format("delta")
                 .load(str(path))

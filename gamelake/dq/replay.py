@@ -21,8 +21,9 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from gamelake.bronze import KAFKA_COORDINATES
 from gamelake.contracts import Contract
-from gamelake.conventions import table_path
+from gamelake.conventions import is_delta_table, table_path
 from gamelake.dq.gate import SilverGate
 from gamelake.silver import (
     QUARANTINE_TABLE,
@@ -35,8 +36,6 @@ from gamelake.silver import (
 
 log = logging.getLogger(__name__)
 
-PLACE = ("topic", "kafka_partition", "kafka_offset")
-
 
 @dataclasses.dataclass(frozen=True)
 class ReplayOutcome:
@@ -46,10 +45,6 @@ class ReplayOutcome:
     candidates: int
     promoted: int
     still_failing: int
-
-
-def _is_delta(path: Path) -> bool:
-    return (path / "_delta_log").is_dir()
 
 
 def quarantined(spark: SparkSession, lake: Path, rule: str | None, family: str | None) -> DataFrame:
@@ -65,7 +60,7 @@ def quarantined(spark: SparkSession, lake: Path, rule: str | None, family: str |
 def _append_new(df: DataFrame, path: Path, partition_by: tuple[str, ...]) -> int:
     """Append the rows of `df` whose event_id the table lacks (key: event_id [+ position])."""
     keys = ["event_id", "position"] if "position" in df.columns else ["event_id"]
-    if _is_delta(path):
+    if is_delta_table(path):
         have = df.sparkSession.read.format("delta").load(str(path)).select(*keys)
         df = df.join(have, keys, "left_anti")
     df = df.persist()
@@ -97,15 +92,15 @@ def replay(
     from delta.tables import DeltaTable
 
     q_path = table_path(lake, "ops", QUARANTINE_TABLE)
-    if not _is_delta(q_path):
+    if not is_delta_table(q_path):
         return []
     candidates = quarantined(spark, lake, rule, family).where(F.col("family").isin(list(contracts)))
-    places = candidates.select("family", *PLACE).distinct().persist()
+    places = candidates.select("family", *KAFKA_COORDINATES).distinct().persist()
     outcomes = []
     try:
         per_family = {r["family"]: r["count"] for r in places.groupBy("family").count().collect()}
         bronze = spark.read.format("delta").load(str(bronze_path))
-        records = with_event_id(bronze.join(places, ["family", *PLACE], "left_semi"))
+        records = with_event_id(bronze.join(places, ["family", *KAFKA_COORDINATES], "left_semi"))
         for fam, n in sorted(per_family.items()):
             contract = contracts[fam]
             parsed = gate.rows(parse_family(records, contract), contract).persist()
@@ -118,10 +113,10 @@ def replay(
                     partition_by = SILVER_PARTITION_BY if table == fam else ()
                     added = _append_new(out, table_path(lake, "silver", table), partition_by)
                     log.info("replay %s: %d rows appended to silver.%s", fam, added, table)
-                moved = passing.select(F.lit(fam).alias("family"), *PLACE).persist()
+                moved = passing.select(F.lit(fam).alias("family"), *KAFKA_COORDINATES).persist()
                 promoted = moved.count()
                 if promoted:
-                    cond = " and ".join(f"q.{c} = m.{c}" for c in ("family", *PLACE))
+                    cond = " and ".join(f"q.{c} = m.{c}" for c in ("family", *KAFKA_COORDINATES))
                     (
                         DeltaTable.forPath(spark, str(q_path))
                         .alias("q")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
-from gamelake.bronze import to_bronze
+from gamelake.bronze import KAFKA_COORDINATES, to_bronze
 from gamelake.errors import GamelakeError
 from gamelake.io import write_delta_batch
 from gamelake.ops import reset
@@ -40,8 +40,6 @@ from gamelake.ops.retry import DEFAULT_BACKOFF, Backoff, with_conflict_retry
 from gamelake.secrets import SecretPolicy
 
 log = logging.getLogger(__name__)
-
-COORDINATES = ("topic", "kafka_partition", "kafka_offset")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,14 +67,14 @@ def read_kafka_range(
 
 def missing_from(incoming: DataFrame, existing: DataFrame) -> DataFrame:
     """The incoming bronze rows whose Kafka coordinates `existing` does not hold (each once)."""
-    keys = list(COORDINATES)
+    keys = list(KAFKA_COORDINATES)
     return incoming.dropDuplicates(keys).join(existing.select(*keys), keys, "left_anti")
 
 
 def merge_condition(partition_by: Sequence[str]) -> str:
     """MERGE condition on the coordinates; `family` (a function of topic) lets Delta skip the
     other families' partitions."""
-    cols = [*COORDINATES, *(c for c in partition_by if c == "family")]
+    cols = [*KAFKA_COORDINATES, *(c for c in partition_by if c == "family")]
     return " and ".join(f"t.{c} = s.{c}" for c in cols)
 
 
@@ -122,14 +120,17 @@ def merge_into_bronze(
     def attempt() -> int:
         if not _table_exists(spark, target):
             write_delta_batch(
-                rows.dropDuplicates(list(COORDINATES)), target, partition_by, app_id, 0
+                rows.dropDuplicates(list(KAFKA_COORDINATES)), target, partition_by, app_id, 0
             )
             return int(DeltaTable.forPath(spark, str(target)).toDF().count())
         table = DeltaTable.forPath(spark, str(target))
         before = table.history(1).collect()[0]["version"]
         (
             table.alias("t")
-            .merge(rows.dropDuplicates(list(COORDINATES)).alias("s"), merge_condition(partition_by))
+            .merge(
+                rows.dropDuplicates(list(KAFKA_COORDINATES)).alias("s"),
+                merge_condition(partition_by),
+            )
             .whenNotMatchedInsertAll()
             .execute()
         )

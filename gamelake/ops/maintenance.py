@@ -14,12 +14,12 @@ import datetime as dt
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gamelake.conventions import table_path
+from gamelake.conventions import DELTA_LOG, table_path
+from gamelake.dq.results import new_run_id
 from gamelake.errors import GamelakeError
 from gamelake.ops.maintenance_conf import (
     DELTA_MIN_RETENTION_HOURS,
@@ -96,7 +96,7 @@ def stored_footprint(spark, path: Path) -> Footprint:
         p = status.getPath().toString()
         name = p.rsplit("/", 1)[-1]
         # The log, and Hadoop's checksum side files, are not data.
-        if "/_delta_log/" in p or name.startswith(("_", ".")) or name.endswith(".crc"):
+        if f"/{DELTA_LOG}/" in p or name.startswith(("_", ".")) or name.endswith(".crc"):
             continue
         files += 1
         size += int(status.getLen())
@@ -239,10 +239,6 @@ def vacuum_table(
         {"retain_hours": retain_hours},
         {"files_deleted": before.files - after.files},
     )
-
-
-def new_run_id() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 def record_history(spark, lake: Path, run_id: str, records: Sequence[MaintenanceRecord]) -> None:

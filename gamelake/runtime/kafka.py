@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import logging
 import shutil
+import socket
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from gamelake.config import Settings
@@ -136,8 +140,42 @@ def prepare(settings: Settings) -> Path:
     return props
 
 
+def _accepts_connections(bootstrap_servers: str, timeout_s: float) -> bool:
+    """True when some bootstrap server accepts a TCP connection."""
+    for server in bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """A block in which a logger logs nothing (its own level restored after)."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def is_healthy(bootstrap_servers: str, timeout_ms: int = 3000) -> bool:
-    """True when the broker answers a metadata request."""
+    """True when the broker accepts connections and answers a metadata request."""
+    # While the broker starts, refusals are the expected answer and the outcome is this bool:
+    # knock on the port first, and keep kafka-python from logging each failed attempt as ERROR.
+    if not _accepts_connections(bootstrap_servers, timeout_ms / 1000):
+        return False
+    with _quiet("kafka"):
+        return _answers_metadata(bootstrap_servers, timeout_ms)
+
+
+def _answers_metadata(bootstrap_servers: str, timeout_ms: int) -> bool:
+    """True when a kafka-python admin client gets the cluster's metadata."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 

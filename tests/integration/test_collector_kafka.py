@@ -1,4 +1,7 @@
-"""The collector against the real broker: accepted events and rejects land in Kafka, secrets never."""
+"""The collector against the real broker: accepted events and rejects land in Kafka, secrets never.
+
+Every test writes to topics of its own (a unique prefix), deleted afterwards: the samples never
+reach the family topics a `gamelake run` or `demo` reads into the lake."""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ from fastapi.testclient import TestClient
 
 from gamelake import kafka_io
 from gamelake.collector.app import create_app
-from gamelake.config import project_root
 from gamelake.contracts import load_contracts
 from gamelake.conventions import load_pipeline_conf
 from gamelake.keys import RateLimiter
@@ -23,7 +25,13 @@ from tests.collector_samples import EVENTS, KEYS, event, key_ring
 
 pytestmark = pytest.mark.integration
 
-DEFAULT_REJECTS_TOPIC = load_pipeline_conf(project_root() / "conf").rejects_topic
+# The topics of this module's shared collector.
+PREFIX = f"gamelake.test_{uuid.uuid4().hex[:10]}."
+REJECTS_TOPIC = PREFIX + "_rejects"
+
+
+def topic_for(family: str) -> str:
+    return PREFIX + family
 
 
 def collector_producer(bootstrap: str, **options) -> KafkaProducer:
@@ -35,21 +43,19 @@ def collector_producer(bootstrap: str, **options) -> KafkaProducer:
 def pipeline(services):
     conf = load_pipeline_conf(services.paths.conf)
     contracts = load_contracts(services.paths.conf / "contracts")
-    topics = [conf.topic_for(f) for f in contracts] + [DEFAULT_REJECTS_TOPIC]
-    kafka_io.create_topics(
-        services.kafka.bootstrap_servers, topics, conf.topic_partitions, conf.topic_retention_hours
-    )
-    return conf, contracts, topics
+    topics = [topic_for(f) for f in contracts] + [REJECTS_TOPIC]
+    bootstrap = services.kafka.bootstrap_servers
+    kafka_io.create_topics(bootstrap, topics, conf.topic_partitions, conf.topic_retention_hours)
+    yield conf, contracts, topics
+    kafka_io.delete_topics_with_prefix(bootstrap, PREFIX)
 
 
 @pytest.fixture
 def collector(services, pipeline, tmp_path) -> Iterator[TestClient]:
-    conf, contracts, _ = pipeline
+    contracts = pipeline[1]
     sink = collector_producer(services.kafka.bootstrap_servers)
     keys, headers = key_ring(tmp_path)
-    app = create_app(
-        contracts, sink, conf.topic_for, DEFAULT_REJECTS_TOPIC, health_check=sink.check, keys=keys
-    )
+    app = create_app(contracts, sink, topic_for, REJECTS_TOPIC, health_check=sink.check, keys=keys)
     try:
         yield TestClient(app, headers=headers)
     finally:
@@ -98,14 +104,13 @@ def ids_in(records: list[Any]) -> dict[str, Any]:
     found = {}
     for r in records:
         value = json.loads(r.value)
-        inner = value.get("event", value) if r.topic == DEFAULT_REJECTS_TOPIC else value
+        inner = value.get("event", value) if r.topic == REJECTS_TOPIC else value
         if isinstance(inner, dict) and isinstance(inner.get("event_id"), str):
             found[inner["event_id"]] = (r, value)
     return found
 
 
 def test_a_valid_batch_lands_in_the_family_topics(collector, reader, pipeline):
-    conf = pipeline[0]
     run = uuid.uuid4().hex
     secret = f"pw-{run}"
     batch = [event(f, event_id=f"{run}-{f}") for f in EVENTS]
@@ -120,7 +125,7 @@ def test_a_valid_batch_lands_in_the_family_topics(collector, reader, pipeline):
     assert wanted <= set(found)
     for family in EVENTS:
         record, value = found[f"{run}-{family}"]
-        assert record.topic == conf.topic_for(family)
+        assert record.topic == topic_for(family)
         assert record.key == KEYS[family]
         assert value["source"] == "collector" and value["family"] == family and value["received_at"]
     assert all(secret.encode() not in (r.value or b"") for r in records)
@@ -130,7 +135,6 @@ def test_a_valid_batch_lands_in_the_family_topics(collector, reader, pipeline):
 def test_an_invalid_batch_is_answered_400_and_kept_in_the_rejects_topic(
     collector, reader, pipeline
 ):
-    conf = pipeline[0]
     run = uuid.uuid4().hex
     secret = f"pw-{run}"
     batch = [
@@ -166,10 +170,10 @@ def test_an_invalid_batch_is_answered_400_and_kept_in_the_rejects_topic(
 
     records = reader.read_until(complete)
     found = ids_in(records)
-    assert found[f"{run}-ok"][0].topic == conf.topic_for("telemetry")
+    assert found[f"{run}-ok"][0].topic == topic_for("telemetry")
     for event_id, family in ((f"{run}-bad-type", "telemetry"), (f"{run}-bad-api", "game_api")):
         record, value = found[event_id]
-        assert record.topic == DEFAULT_REJECTS_TOPIC
+        assert record.topic == REJECTS_TOPIC
         assert (
             value["reason"] == "contract_violation"
             and value["family"] == family
@@ -179,9 +183,7 @@ def test_an_invalid_batch_is_answered_400_and_kept_in_the_rejects_topic(
     (raw,) = [
         json.loads(r.value)
         for r in records
-        if r.topic == DEFAULT_REJECTS_TOPIC
-        and run.encode() in r.value
-        and b"malformed_json" in r.value
+        if r.topic == REJECTS_TOPIC and run.encode() in r.value and b"malformed_json" in r.value
     ]
     assert '"password": "[REDACTED]"' in raw["raw"]
     # No password of this run reached Kafka, in any record of any topic read.
@@ -191,7 +193,6 @@ def test_an_invalid_batch_is_answered_400_and_kept_in_the_rejects_topic(
 def test_the_seed_003_front_produces_game_api_events_without_the_password(
     collector, reader, pipeline
 ):
-    conf = pipeline[0]
     run = uuid.uuid4().hex
     secret = f"pw-{run}"
     user = f"user-{run}"
@@ -210,7 +211,7 @@ def test_the_seed_003_front_produces_game_api_events_without_the_password(
         return [
             json.loads(r.value)
             for r in rs
-            if r.key == user.encode() and r.topic == conf.topic_for("game_api")
+            if r.key == user.encode() and r.topic == topic_for("game_api")
         ]
 
     records = reader.read_until(lambda rs: len(mine(rs)) >= 2)

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from gamelake.errors import GamelakeError
 from gamelake.producer import RECORD_OVERHEAD_BYTES
 from gamelake.record_file import FileRecord, read_lines, read_record_file
 from gamelake.rejects import raw_keep, raw_reject
@@ -107,5 +108,7 @@ def test_a_record_over_the_producers_limit_is_refused_alone_as_record_too_large(
     with pytest.raises(RecordTooLarge, match="MSG_SIZE_TOO_LARGE"):
         sink.send("t", None, b"x" * (LIMIT - RECORD_OVERHEAD_BYTES + 1))
     assert sink.per_topic == {"t": 1}
-    sink._producer.purge()
+    # The record at the limit has no broker to go to: closing reports it and ends the client.
+    with pytest.raises(GamelakeError, match="1 unacknowledged"):
+        sink.close(timeout_s=0)
     assert not is_size_error(ValueError("MSG_SIZE_TOO_LARGE"))

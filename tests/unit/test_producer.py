@@ -3,7 +3,9 @@ bulk run for all of them, and each says when Kafka did not take them."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +44,24 @@ def test_a_bulk_run_reports_every_refused_record_at_close():
         producer.send("t", None, b"%d" % i)
     with pytest.raises(GamelakeError, match="did not take every record: 3 refused"):
         producer.close(timeout_s=10)
+
+
+def _client_threads() -> int:
+    """librdkafka's threads in this process (it names them rdk:main, rdk:broker-N...)."""
+    names = []
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+            names.append((task / "comm").read_text())
+    return sum(name.startswith("rdk:") for name in names)
+
+
+def test_a_closed_producer_leaves_no_client_thread_calling_the_broker():
+    before = _client_threads()
+    producer = KafkaProducer(NOWHERE, "tests", {**REQUEST_SETTINGS, **QUIET})
+    assert _client_threads() > before
+    producer.send("t", None, b"v")
+    with pytest.raises(GamelakeError, match="did not take every record"):
+        producer.close(timeout_s=0.5)
+    # Still referenced (as an app or a fixture holds it), yet nothing of it runs.
+    assert _client_threads() <= before
+    assert producer.close() == {"t": 1}  # closing again only counts
