@@ -30,6 +30,9 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.driver.memory": s.driver_memory,
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log4j}",
         "spark.sql.shuffle.partitions": str(s.shuffle_partitions),
+        # A file listing (VACUUM's, partition discovery) otherwise runs as one job of up to
+        # 10,000 tasks: 53 s instead of 16 s for a test VACUUM of a few small tables.
+        "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(s.shuffle_partitions),
         "spark.ui.enabled": str(s.ui_enabled).lower(),
         # Stage progress bars are carriage-return noise in a job's log; batches log themselves.
         "spark.ui.showConsoleProgress": "false",

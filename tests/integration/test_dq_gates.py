@@ -1,6 +1,6 @@
-"""Quality gates with the real stack: Kafka -> bronze (spark-submit), then the silver stream
-(gamelake.streams.start_silver with a gate, in this process so the test owns its rules),
-Delta, Great Expectations and Trino.
+"""Quality gates with the real stack: Kafka -> bronze, then the silver stream
+(gamelake.streams.start_silver with a gate), both in this process (so the test owns its
+rules, and pays for no second JVM), Delta, Great Expectations and Trino.
 
 A batch breaking a fail-rule never reaches silver and its failure is visible in
 ops.dq_results through Trino; after the rule is relaxed the restarted stream promotes the
@@ -10,6 +10,7 @@ after that rule is relaxed.
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 
@@ -26,9 +27,8 @@ from gamelake.dq.results import RESULTS_TABLE, GateFailed
 from gamelake.dq.rules import parse_rules
 from gamelake.dq.suite import SuiteRunner
 from gamelake.generator import GeneratorOptions, generate
-from gamelake.spark import submit_command
-from gamelake.streams import StreamOptions, start_silver
-from tests.integration.jobrun import run_to_end
+from gamelake.secrets import declared_secrets, load_policy
+from gamelake.streams import StreamOptions, start_bronze, start_silver
 from tests.kafka_records import produce
 
 pytestmark = pytest.mark.integration
@@ -60,8 +60,9 @@ def gate(area, mean_max: float, cap: float = ROUND_CAP) -> SilverGate:
 
 
 @pytest.fixture(scope="module")
-def dq_run(services, settings):
-    """A few hundred generated events in private topics, landed in a private bronze."""
+def dq_run(services, settings, spark):
+    """A few hundred generated events in private topics, landed in a private bronze by the
+    pipeline's bronze stream."""
     run_id = uuid.uuid4().hex[:8]
     contracts = load_contracts(settings.paths.conf / "contracts")
     records = list(generate(contracts, GeneratorOptions(seed=7, events=EVENTS)))
@@ -71,18 +72,20 @@ def dq_run(services, settings):
                            retention_hours=2)  # fmt: skip
     produce(bootstrap, [(prefix + r.family, r.key, r.value) for r in records])
     area = settings.paths.lake / "_tests" / f"dq-{run_id}"
-    cmd = submit_command(
-        settings, "pipeline",
-        ["--once", "--stages", "bronze", "--topic-prefix", prefix, "--lake", str(area / "lake"),
-         "--checkpoint-root", str(area / "checkpoints")],
-    )  # fmt: skip
+    pipeline = load_pipeline_conf(settings.paths.conf)
     admin = trino_client.connect(settings.trino)
     catalog = f"gldq{run_id}"
     try:
-        run_to_end(cmd, area / "bronze.log")
+        start_bronze(
+            spark, bootstrap, re.escape(prefix) + ".*", prefix,
+            load_policy(settings.paths.conf, declared_secrets(contracts)),
+            table_path(area / "lake", "bronze", pipeline.bronze_table),
+            pipeline.bronze_partition_by,
+            area / "checkpoints" / "bronze" / pipeline.bronze_table, StreamOptions(once=True),
+        ).awaitTermination()  # fmt: skip
         trino_client.create_lake_catalog(admin, catalog, area / "lake")
         yield {"area": area, "contracts": contracts, "records": records, "catalog": catalog,
-               "pipeline": load_pipeline_conf(settings.paths.conf)}  # fmt: skip
+               "pipeline": pipeline}  # fmt: skip
     finally:
         trino_client.drop_catalog(admin, catalog)
         kafka_io.delete_topics_with_prefix(bootstrap, prefix)
