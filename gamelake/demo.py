@@ -82,7 +82,7 @@ def run(settings: Settings, console: Console, now: dt.datetime, events: int = DE
     console.rule("3/5 bronze, silver and gold (spark-submit jobs/pipeline.py --once)")
     cmd = submit_command(settings, "pipeline", ["--once"])
     log.info("$ %s", " ".join(cmd))
-    if subprocess.run(cmd, env=submit_env(dict(os.environ))).returncode != 0:
+    if subprocess.run(cmd, env=submit_env(dict(os.environ), settings.spark.master)).returncode != 0:
         raise GamelakeError("the pipeline job failed", fix="read its output above")
 
     console.rule("4/5 register lake tables in Trino")

@@ -91,11 +91,16 @@ def submit_properties_path(settings: Settings) -> Path:
     return settings.paths.home / "spark" / f"{settings.env}.conf"
 
 
-def submit_env(base: dict[str, str]) -> dict[str, str]:
-    """`base` environment plus what spark-submit needs to find this interpreter's pyspark."""
+def submit_env(base: dict[str, str], master: str | None = None) -> dict[str, str]:
+    """`base` environment plus what spark-submit needs to find this interpreter's pyspark
+    (and, for a local `master`, the loopback address as Spark's own)."""
     import pyspark
 
     env = dict(base)
+    if master is not None and master.startswith("local"):
+        # Spark otherwise picks the first non-loopback interface for what the conf does not
+        # bind (the UI), and warns that the hostname resolves to loopback on every submit.
+        env.setdefault("SPARK_LOCAL_IP", LOOPBACK)
     env["SPARK_HOME"] = str(Path(pyspark.__file__).parent)
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     return env

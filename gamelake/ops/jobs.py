@@ -18,7 +18,7 @@ def submit_job(settings: Settings, job: str, job_args: list[str]) -> int:
 
     cmd = submit_command(settings, job, job_args)
     log.info("$ %s", " ".join(cmd))
-    return subprocess.run(cmd, env=submit_env(dict(os.environ))).returncode
+    return subprocess.run(cmd, env=submit_env(dict(os.environ), settings.spark.master)).returncode
 
 
 def passthrough(**options: object) -> list[str]:

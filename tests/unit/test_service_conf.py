@@ -6,7 +6,7 @@ import re
 
 from gamelake.config import load_settings
 from gamelake.runtime import kafka, trino, trino_auth
-from gamelake.spark import spark_conf
+from gamelake.spark import spark_conf, submit_env
 
 
 def _props(text: str) -> dict[str, str]:
@@ -66,6 +66,13 @@ def test_trino_binds_the_address_of_a_host_name(root, tmp_path):
 def test_cluster_spark_driver_is_not_pinned_to_loopback(root):
     conf = spark_conf(load_settings("cluster", root), "x")
     assert "spark.driver.bindAddress" not in conf and "spark.driver.host" not in conf
+
+
+def test_spark_submit_of_a_local_master_takes_loopback_as_its_address(root):
+    local, cluster = (load_settings(env, root).spark.master for env in ("local", "cluster"))
+    assert submit_env({}, local)["SPARK_LOCAL_IP"] == "127.0.0.1"
+    assert "SPARK_LOCAL_IP" not in submit_env({}, cluster)
+    assert submit_env({"SPARK_LOCAL_IP": "10.0.0.5"}, local)["SPARK_LOCAL_IP"] == "10.0.0.5"
 
 
 def test_kafka_cluster_id_is_kafka_uuid_text():
