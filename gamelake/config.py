@@ -147,6 +147,27 @@ class TrinoSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class S3Settings:
+    """The S3 API endpoint that holds an `s3a://` lake. Credentials are never in a profile:
+    every client (S3A, pyarrow, Trino, the embedded s3proxy) takes them from AWS_ACCESS_KEY_ID
+    and AWS_SECRET_ACCESS_KEY in its environment."""
+
+    bucket: str
+    host: str = "127.0.0.1"
+    port: int = 19000
+    secure: bool = False  # https to the endpoint
+    region: str = "us-east-1"
+    path_style: bool = True  # s3proxy/MinIO address buckets by path, not by host name
+    # Start s3proxy (Maven Central) as a local process with the embedded stack.
+    embedded: bool = False
+    heap_mb: int = 256
+
+    @property
+    def endpoint(self) -> str:
+        return f"{'https' if self.secure else 'http'}://{self.host}:{self.port}"
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     env: str
     paths: Paths
@@ -155,6 +176,8 @@ class Settings:
     trino: TrinoSettings
     versions: Versions
     streams: StreamSettings = StreamSettings()
+    # Object storage for s3a:// lakes and checkpoints; None: the lake is on a local filesystem.
+    s3: S3Settings | None = None
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -240,6 +263,7 @@ def load_settings(
             spark=SparkSettings(**spark_raw),
             trino=TrinoSettings(**_trino_raw(raw["trino"], root, paths.state)),
             streams=StreamSettings(**(raw.get("streams") or {})),
+            s3=S3Settings(**raw["s3"]) if raw.get("s3") else None,
             versions=load_versions(root / "conf" / "maven" / "pom.xml"),
         )
     except (KeyError, TypeError) as exc:
