@@ -3,6 +3,7 @@ and the collector send records through it; and the size rule a record is held to
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -42,6 +43,8 @@ REQUEST_SETTINGS: dict[str, str | int | bool] = {
     "message.timeout.ms": 30_000,
 }
 
+log = logging.getLogger(__name__)
+
 # Sends between two polls that serve delivery reports, when no flush does.
 _POLL_EVERY = 20_000
 # Errors a failure message quotes.
@@ -51,6 +54,19 @@ _ERRORS_SHOWN = 5
 def record_bytes(key: bytes | None, value: bytes) -> int:
     """The size the producer holds against its message limit for one record."""
     return len(key or b"") + len(value) + RECORD_OVERHEAD_BYTES
+
+
+class ClientLog:
+    """librdkafka's log lines as Python log records of this module (its `logger` setting), with
+    a cold broker's passing wait for its transaction coordinator demoted to DEBUG: librdkafka
+    retries it by itself, and a first run should not print it as a warning."""
+
+    def log(self, level: int, msg: str, *args: Any) -> None:
+        text = msg % args if args else msg
+        facility = args[0] if args else ""
+        if facility == "GETPID" and "load in progress" in text and text.endswith("retrying"):
+            level = logging.DEBUG
+        log.log(level, "librdkafka: %s", text)
 
 
 class RecordTooLarge(GamelakeError):
@@ -103,6 +119,7 @@ class KafkaProducer:
             "bootstrap.servers": bootstrap_servers,
             "client.id": client_id,
             "error_cb": self._client_error,
+            "logger": ClientLog(),
         }
         # With success reports each record's report goes to its thread's batch; without, the
         # (rare) failures go to one list and a flush waits for the whole queue.

@@ -43,15 +43,14 @@ def generate(contracts: dict[str, Contract], options: GeneratorOptions) -> Itera
     malformed ones, deterministic for the options."""
     families = validate_options(contracts, options)
     rng = random.Random(options.seed if not options.shard else f"{options.seed}/{options.shard}")
-    world = World(rng, frozenset(families), options.shard)
+    run = f"{options.seed}" if not options.shard else f"{options.seed}.{options.shard}"
+    world = World(rng, frozenset(families), options.shard, run)
     shapes = {f: shape(contracts[f]) for f in families}
     keys = {f: _key_getter(contracts[f].key) for f in families}
     versions = {f: contracts[f].schema_version for f in families}
     malformed_kind = Choice(tuple(MALFORMED_KINDS.items()))
     recent: deque[Record] = deque(maxlen=512)  # what a duplicate re-sends
-    id_prefix = (
-        f"gen{options.seed}-" if not options.shard else f"gen{options.seed}.{options.shard}-"
-    )
+    id_prefix = f"gen{run}-"
     late_low, late_high = (m * 60_000 for m in options.late_minutes)
     dup, bad = options.duplicate_fraction, options.duplicate_fraction + options.malformed_fraction
     late_fraction = options.late_fraction

@@ -4,13 +4,14 @@ bulk run for all of them, and each says when Kafka did not take them."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from pathlib import Path
 
 import pytest
 
 from gamelake.errors import GamelakeError
-from gamelake.producer import BULK_SETTINGS, REQUEST_SETTINGS, KafkaProducer
+from gamelake.producer import BULK_SETTINGS, REQUEST_SETTINGS, ClientLog, KafkaProducer
 
 # No broker listens there; records time out after a fifth of a second.
 NOWHERE = "127.0.0.1:1"
@@ -65,3 +66,16 @@ def test_a_closed_producer_leaves_no_client_thread_calling_the_broker():
     # Still referenced (as an app or a fixture holds it), yet nothing of it runs.
     assert _client_threads() <= before
     assert producer.close() == {"t": 1}  # closing again only counts
+
+
+def test_client_log_demotes_a_loading_coordinator_and_keeps_real_failures(caplog):
+    client = ClientLog()
+    name = "rdkafka#producer-1"
+    with caplog.at_level(logging.DEBUG, logger="gamelake.producer"):
+        client.log(logging.WARNING, "%s [%s] %s", "GETPID", name,
+                   "[thrd:main]: Failed to acquire idempotence PID from broker 127.0.0.1:9092/1: "
+                   "Broker: Coordinator load in progress: retrying")  # fmt: skip
+        client.log(logging.ERROR, "%s [%s] %s", "FAIL", name,
+                   "127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused")  # fmt: skip
+    levels = [(r.levelno, r.getMessage().split()[1]) for r in caplog.records]
+    assert levels == [(logging.DEBUG, "GETPID"), (logging.ERROR, "FAIL")]
