@@ -44,7 +44,7 @@ def generate(contracts: dict[str, Contract], options: GeneratorOptions) -> Itera
     families = validate_options(contracts, options)
     rng = random.Random(options.seed if not options.shard else f"{options.seed}/{options.shard}")
     run = f"{options.seed}" if not options.shard else f"{options.seed}.{options.shard}"
-    world = World(rng, frozenset(families), options.shard, run)
+    world = World(rng, frozenset(families), options.shard, options.seed)
     shapes = {f: shape(contracts[f]) for f in families}
     keys = {f: _key_getter(contracts[f].key) for f in families}
     versions = {f: contracts[f].schema_version for f in families}

@@ -81,12 +81,9 @@ class TimeText:
 class World:
     """The simulation: each `step` appends the events of one happening to `queue`."""
 
-    def __init__(self, rng: random.Random, enabled: frozenset[str], shard: int = 0, run: str = "0"):
+    def __init__(self, rng: random.Random, enabled: frozenset[str], shard: int = 0, seed: int = 0):
         self.rng = rng
         self.shard = shard
-        # Sessions and transactions are unique across runs, not only within one: a second run
-        # into the same lake (another seed or shard) must not repeat a transaction id.
-        self.run = run
         self.enabled = enabled
         self.queue: deque[tuple[str, dict[str, Any], bool]] = deque()
         self.text = TimeText()
@@ -99,7 +96,10 @@ class World:
         # Id ranges per shard, so the players and rooms of two shards never collide.
         self.next_player_id = shard * 10_000_000 + 1000 + rng.randrange(100)
         self.next_room_id = shard * 10_000_000 + 2000 + rng.randrange(1000)
-        self.counter = itertools.count(1)
+        # Sessions and transactions are unique across runs, not only within one: a second run
+        # into the same lake (another seed or shard) must not repeat a transaction id, and the
+        # ids stay digits (silver's transaction_id_format rule).
+        self.counter = itertools.count((abs(seed) * 1000 + shard) * 1_000_000_000 + 1)
         self.platform = Choice(PLATFORMS)
         self.currency = Choice(CURRENCIES)
         self.mode = Choice(MODES)
@@ -275,7 +275,7 @@ class World:
 
     def _start_session(self, player: Player) -> Session:
         session = Session(
-            id=f"session_{self.run}-{next(self.counter)}",
+            id=f"session_{next(self.counter)}",
             player=player,
             level=player.level,
             map_id=f"map_{self.rng.randint(1, 3):02d}",
@@ -313,7 +313,7 @@ class World:
         event = {
             "event_name": "transaction",
             "parameters": {
-                "transaction_id": f"txn_{self.run}-{next(self.counter):09d}",
+                "transaction_id": f"txn_{next(self.counter):09d}",
                 "transaction_type": kind,
                 "currency": currency,
                 "amount": amount,

@@ -4,6 +4,7 @@ the requested shares of late, duplicate and malformed records; the record-file f
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections import Counter, defaultdict
 
@@ -53,6 +54,24 @@ def test_same_seed_gives_identical_bytes_and_other_seeds_differ(contracts):
     assert first == again
     assert b"".join(encode_line(r) for r in first) == b"".join(encode_line(r) for r in again)
     assert [r.value for r in first] != [r.value for r in other]
+
+
+FAMILIES = ("transaction", "player_action")
+
+
+def test_two_runs_into_one_lake_never_share_a_transaction_or_session(contracts):
+    """Business ids carry the run (seed and shard), so a second demo into the same lake does
+    not fail gold's unique transaction rule; they stay in silver's `^txn_[0-9]+$` format."""
+
+    def ids(seed: int, shard: int = 0) -> set[str]:
+        records = generate(contracts, GeneratorOptions(seed=seed, events=3000, shard=shard))
+        params = [json.loads(r.value)["parameters"] for r in records if r.family in FAMILIES]
+        return {p.get("transaction_id") or p["session_id"] for p in params}
+
+    first, second, shard = ids(7), ids(8), ids(7, shard=1)
+    assert any(i.startswith("txn_") for i in first)
+    assert not first & second and not first & shard
+    assert all(re.fullmatch(r"txn_[0-9]+", i) for i in first if i.startswith("txn_"))
 
 
 def test_every_family_is_generated_with_its_nested_fields(contracts, events):
