@@ -22,7 +22,6 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -36,10 +35,10 @@ from typing import Any
 import orjson
 
 from bench._jobs import batch_digest
-from gamelake import feed, kafka_io, trino_client
+from gamelake import feed, kafka_io, lakefs, trino_client
 from gamelake.config import load_settings
 from gamelake.contracts import load_contracts
-from gamelake.conventions import load_pipeline_conf, table_path
+from gamelake.conventions import is_delta_table, load_pipeline_conf, table_path
 from gamelake.generator import GeneratorOptions, Record, generate
 from gamelake.spark import submit_command, submit_env
 
@@ -104,14 +103,17 @@ def measure_rate(settings, contracts, pipeline, rate: float, args) -> dict[str, 
     prefix = f"bench.fresh{run}."
     area = settings.paths.lake / "_bench" / f"freshness-{run}"
     lake = area / "lake"
+    # The job's log is a local file whatever holds the lake (an s3a:// lake is no folder).
+    log_path = settings.paths.logs / f"bench-freshness-{run}.log"
     catalog = f"benchf{run}"
     bootstrap = settings.kafka.bootstrap_servers
     topics = {f: prefix + f for f in contracts}
     kafka_io.create_topics(bootstrap, topics.values(), 2, 2)
     job_args = ["--topic-prefix", prefix, "--lake", str(lake), "--checkpoint-root",
                 str(area / "checkpoints"), "--stages", "bronze,silver,gold"]  # fmt: skip
-    area.mkdir(parents=True)
-    log_file = open(area / "pipeline.log", "wb")  # noqa: SIM115 (open for the job's life)
+    lakefs.mkdirs(area)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_file = open(log_path, "wb")  # noqa: SIM115 (open for the job's life)
     env = submit_env(dict(os.environ))
     # Warm-up: a --once pass over a few events creates every table (a stream cannot start
     # on a Delta table that does not exist yet) and the checkpoints the run continues from.
@@ -120,7 +122,7 @@ def measure_rate(settings, contracts, pipeline, rate: float, args) -> dict[str, 
     feed.to_kafka(bootstrap, generate(contracts, warm_up), topics)
     once = submit_command(settings, "pipeline", ["--once", *job_args])
     if subprocess.run(once, env=env, stdout=log_file, stderr=log_file).returncode != 0:
-        raise SystemExit(f"the warm-up pipeline failed; see {area / 'pipeline.log'}")
+        raise SystemExit(f"the warm-up pipeline failed; see {log_path}")
     cmd = submit_command(
         settings, "pipeline",
         [*job_args, "--trigger-interval", args.trigger, "--gold-batch-every", "0"],
@@ -132,9 +134,9 @@ def measure_rate(settings, contracts, pipeline, rate: float, args) -> dict[str, 
     produced: dict[str, Any] = {}
     ended = time.monotonic()
     try:
-        while not (table_path(lake, "gold", "player_kd_5m") / "_delta_log").is_dir():
+        while not is_delta_table(table_path(lake, "gold", "player_kd_5m")):
             if job.poll() is not None:
-                raise SystemExit(f"the pipeline stopped; see {area / 'pipeline.log'}")
+                raise SystemExit(f"the pipeline stopped; see {log_path}")
             time.sleep(2)
         trino_client.create_lake_catalog(admin, catalog, lake)
         trino_client.register_lake_at(admin, catalog, lake, pipeline.layers)
@@ -158,7 +160,7 @@ def measure_rate(settings, contracts, pipeline, rate: float, args) -> dict[str, 
                 for (marker,) in rows:
                     seen[table].setdefault(marker, now)
             if job.poll() is not None:
-                raise SystemExit(f"the pipeline stopped; see {area / 'pipeline.log'}")
+                raise SystemExit(f"the pipeline stopped; see {log_path}")
             if not producer.is_alive():
                 deadline = deadline or time.monotonic() + args.drain
                 if all(len(s) >= len(sent) for s in seen.values()) or time.monotonic() > deadline:
@@ -174,11 +176,12 @@ def measure_rate(settings, contracts, pipeline, rate: float, args) -> dict[str, 
         log_file.close()
         trino_client.drop_catalog(admin, catalog)
         kafka_io.delete_topics_with_prefix(bootstrap, prefix)
-        log_text = (area / "pipeline.log").read_text(errors="replace")
+        log_text = log_path.read_text(errors="replace")
         if job.returncode in (0, -signal.SIGINT, 130) and produced and not args.keep:
-            shutil.rmtree(area, ignore_errors=True)
+            lakefs.delete(area)
+            log_path.unlink(missing_ok=True)
         else:  # keep the job's log for the post-mortem
-            print(f"pipeline log kept: {area / 'pipeline.log'}", flush=True)
+            print(f"pipeline log kept: {log_path}", flush=True)
     tables = {t: summary(sent, s, ended) for t, s in seen.items()}
     print(f"rate {rate:,.0f}/s: {json.dumps(tables)}", flush=True)
     # Why the latency is what it is: how often each stream ran and what a batch cost (the

@@ -21,7 +21,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import shutil
 import statistics
 import time
 import uuid
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._jobs import run_job
-from gamelake import kafka_io, trino_client
+from gamelake import kafka_io, lakefs, trino_client
 from gamelake.config import load_settings
 from gamelake.conventions import find_delta_tables, load_pipeline_conf
 from gamelake.queries import list_queries
@@ -39,8 +38,11 @@ TARGET_S = 1.0
 TARGET_EVENTS = 10_000_000
 
 
-def build_lake(settings, events: int, workers: int, area: Path, prefix: str) -> dict[str, Any]:
-    """Generated events -> private topics -> the --once pipeline -> compaction."""
+def build_lake(
+    settings, events: int, workers: int, area: Path, prefix: str, logs: Path
+) -> dict[str, Any]:
+    """Generated events -> private topics -> the --once pipeline -> compaction; the jobs' logs
+    in the local folder `logs` (an s3a:// lake is no folder)."""
     from bench.ingest import produce
 
     produced = produce(settings, events, prefix, workers)
@@ -50,11 +52,11 @@ def build_lake(settings, events: int, workers: int, area: Path, prefix: str) -> 
         settings, "pipeline",
         ["--once", "--topic-prefix", prefix, "--lake", str(lake),
          "--checkpoint-root", str(area / "checkpoints")],
-        area / "pipeline.log",
+        logs / "pipeline.log",
     )  # fmt: skip
     print(f"pipeline --once: {pipeline_s} s", flush=True)
     optimize_s = run_job(
-        settings, "maintain", ["optimize", "--lake", str(lake)], area / "maintain.log"
+        settings, "maintain", ["optimize", "--lake", str(lake)], logs / "maintain.log"
     )
     print(f"optimize: {optimize_s} s", flush=True)
     return {"produce": produced, "pipeline_s": pipeline_s, "optimize_s": optimize_s}
@@ -102,7 +104,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--events", type=int, default=TARGET_EVENTS)
     parser.add_argument("--repeat", type=int, default=5, help="measured runs per question")
     parser.add_argument("--workers", type=int, default=2, help="generator processes")
-    parser.add_argument("--lake", type=Path, default=None, help="measure this lake, build none")
+    parser.add_argument(
+        "--lake", type=lakefs.located, default=None, help="measure this lake, build none"
+    )
     parser.add_argument("--env", default=os.environ.get("GAMELAKE_ENV", "local"))
     parser.add_argument("--keep", action="store_true", help="keep the private lake and topics")
     parser.add_argument(
@@ -130,20 +134,22 @@ def main(argv: list[str]) -> None:
     keep = args.keep or args.reuse
     try:
         if args.lake:
-            lake = args.lake.resolve()
-        elif args.reuse and built.is_file():
-            build = {**json.loads(built.read_text()), "reused": str(area)}
+            lake = lakefs.resolved(lakefs.located(args.lake, settings.s3))
+        elif args.reuse and lakefs.exists(built):
+            build = {**json.loads(lakefs.read_text(built)), "reused": str(area)}
             lake = area / "lake"
             print(f"measuring the lake built {build.get('built_at')}: {lake}", flush=True)
         else:
-            shutil.rmtree(area, ignore_errors=True)
-            area.mkdir(parents=True)
-            build = build_lake(settings, args.events, args.workers, area, prefix)
+            lakefs.delete(area)
+            lakefs.mkdirs(area)
+            logs = settings.paths.logs / "bench" / area.name
+            logs.mkdir(parents=True, exist_ok=True)
+            build = build_lake(settings, args.events, args.workers, area, prefix, logs)
             build["built_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             kafka_io.delete_topics_with_prefix(settings.kafka.bootstrap_servers, prefix)
             lake = area / "lake"
             if args.reuse:
-                built.write_text(json.dumps(build, indent=2) + "\n")
+                lakefs.create_if_absent(built, json.dumps(build, indent=2) + "\n")
         trino_client.create_lake_catalog(admin, catalog, lake)
         trino_client.register_lake_at(admin, catalog, lake, layers)
         conn = trino_client.connect(settings.trino, catalog=catalog)
@@ -156,7 +162,7 @@ def main(argv: list[str]) -> None:
     finally:
         trino_client.drop_catalog(admin, catalog)
         if not keep and not args.lake:
-            shutil.rmtree(area, ignore_errors=True)
+            lakefs.delete(area)
         if not args.keep:
             kafka_io.delete_topics_with_prefix(settings.kafka.bootstrap_servers, prefix)
 

@@ -56,7 +56,13 @@ def _main(
     for noisy in ("kafka", "urllib3", "py4j", "trino"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     logging.getLogger("great_expectations").setLevel(logging.WARNING)  # import-time chatter
-    ctx.obj = load_settings(env)
+    settings = ctx.obj = load_settings(env)
+    if settings.s3 is not None and settings.s3.embedded:
+        from gamelake.runtime import s3
+
+        # With no AWS_* pair exported, the embedded store's test pair: every client this
+        # command starts (s3proxy, spark-submit, Trino, pyarrow) then signs with the same one.
+        os.environ.update(s3.credentials(os.environ, settings.s3).as_env())
 
 
 # --- set-up and services ---------------------------------------------------------------------
@@ -69,13 +75,20 @@ def setup(
 ) -> None:
     """Resolve the JVM artifacts (Maven), find or install Java 24+ for Trino, write Spark conf."""
     from gamelake.runtime import java
-    from gamelake.runtime.artifacts import Layout, disk_usage_mb, install_artifacts
+    from gamelake.runtime.artifacts import (
+        Layout,
+        disk_usage_mb,
+        install_artifacts,
+        optional_profiles,
+    )
     from gamelake.spark import submit_properties_path, write_submit_properties
 
     settings = _settings(ctx)
     started = time.monotonic()
     layout = Layout(settings.paths, settings.versions)
-    timings = install_artifacts(layout, force=force, progress=log.info)
+    timings = install_artifacts(
+        layout, force=force, progress=log.info, optional=optional_profiles(settings)
+    )
     for step, seconds in timings.items():
         log.info("  %s: %.1fs", step, seconds)
 
@@ -131,7 +144,7 @@ def status(ctx: typer.Context) -> None:
     for s in rows:
         style = "green" if s.healthy else "red"
         table.add_row(
-            s.name,
+            s.node or s.name,
             f"[{style}]{s.state}[/{style}]",
             str(s.pid or "-"),
             str(s.port),
@@ -305,6 +318,19 @@ def trino_auth_cmd(
     if compose_config:
         trino_auth.write_private(compose_config, compose.coordinator_config(auth))
     log.info("Trino credentials in %s (certificate %s)", settings.trino.auth_dir, auth.cert)
+
+
+@trino_app.command("catalog")
+def trino_catalog_cmd(ctx: typer.Context) -> None:
+    """Print the Delta catalog file of the profile's lake (local, or S3 per its `s3:`).
+
+    For a Trino gamelake does not start (a cluster): save it as etc/catalog/<catalog>.properties
+    and give the coordinator AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in its environment.
+    """
+    from gamelake.runtime.trino_catalog import catalog_properties
+
+    settings = _settings(ctx)
+    typer.echo(catalog_properties(settings.paths.lake, settings.s3), nl=False)
 
 
 # --- demo ------------------------------------------------------------------------------------

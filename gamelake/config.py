@@ -35,19 +35,34 @@ class Versions:
 class LakeUri(str):
     """A location on object storage (e.g. s3a://bucket/lake) that joins with `/` like a Path;
     pathlib would collapse its `//`. Profiles of the scale-out stacks put lake and checkpoints
-    there; jobs hand locations to Spark as strings either way."""
+    there; jobs hand locations to Spark as strings either way. It carries the S3 endpoint that
+    holds it (`store`, from the profile's `s3:`), so gamelake.lakefs reaches it from the
+    location alone."""
+
+    store: S3Settings | None
+
+    def __new__(cls, value: str, store: S3Settings | None = None) -> LakeUri:
+        uri = super().__new__(cls, value)
+        uri.store = store
+        return uri
+
+    def __reduce__(self) -> tuple[type[LakeUri], tuple[str, S3Settings | None]]:
+        return LakeUri, (str(self), self.store)
 
     def __truediv__(self, part: object) -> LakeUri:
-        return LakeUri(f"{self.rstrip('/')}/{str(part).strip('/')}")
+        return LakeUri(f"{self.rstrip('/')}/{str(part).strip('/')}", self.store)
 
     @property
     def name(self) -> str:
         return self.rstrip("/").rsplit("/", 1)[-1]
 
 
-def _location(root: Path, value: str) -> Path:
-    """A profile's path: a URI as given, a relative path resolved against the root."""
-    return LakeUri(value) if "://" in value else (root / value).resolve()  # type: ignore[return-value]
+def _location(root: Path, value: str, store: S3Settings | None = None) -> Path:
+    """A profile's path: a URI as given (held by `store`), a relative path resolved against
+    the root."""
+    if "://" in value:
+        return LakeUri(value, store)  # type: ignore[return-value]
+    return (root / value).resolve()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,12 +107,55 @@ class KafkaSettings:
     controller_port: int
     heap_mb: int
     default_partitions: int
-    # A cluster's bootstrap list ("b1:9092,b2:9092"); default: host:port.
+    # A cluster's bootstrap list ("b1:9092,b2:9092"); default: the embedded brokers on host.
     bootstrap: str | None = None
+    # The embedded stack as a cluster: one broker-only node per port plus a controller-only
+    # node on controller_port (`port` is then unused). Empty: one combined node on `port`.
+    broker_ports: tuple[int, ...] = ()
+    # Replicas of every topic (internal ones too) and the fewest in sync for a write.
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "broker_ports", tuple(self.broker_ports))
+        ports = self.broker_ports
+        if len(set(ports)) < len(ports) or self.controller_port in ports:
+            raise GamelakeError(
+                f"kafka.broker_ports {list(ports)} repeat a port or kafka.controller_port",
+                fix="give each broker and the controller a port of its own",
+            )
+        # An outside cluster's size is its own; the embedded one's is the ports listed.
+        brokers = len(self.brokers) if self.embedded else self.replication_factor
+        if not 1 <= self.min_insync_replicas <= self.replication_factor <= brokers:
+            raise GamelakeError(
+                f"kafka needs 1 <= min_insync_replicas ({self.min_insync_replicas}) <= "
+                f"replication_factor ({self.replication_factor}) <= brokers ({brokers})",
+                fix="lower them, or list more kafka.broker_ports",
+            )
+
+    @property
+    def brokers(self) -> tuple[int, ...]:
+        """The ports of the embedded brokers."""
+        return self.broker_ports or (self.port,)
 
     @property
     def bootstrap_servers(self) -> str:
-        return self.bootstrap or f"{self.host}:{self.port}"
+        return self.bootstrap or ",".join(f"{self.host}:{p}" for p in self.brokers)
+
+
+@dataclasses.dataclass(frozen=True)
+class SparkClusterSettings:
+    """A Spark standalone master and its workers run as local processes (`gamelake up`); the
+    master's address is the profile's `spark.master` (spark://127.0.0.1:<port>)."""
+
+    embedded: bool = False
+    master_ui_port: int = 18081
+    workers: int = 2
+    worker_cores: int = 1
+    worker_memory: str = "512m"  # what a worker offers its executors
+    worker_ui_port_base: int = 18082  # worker i (from 1) serves its UI on base + i - 1
+    daemon_memory: str = "256m"  # heap of the master and worker JVMs themselves
+    start_timeout_s: int = 120
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +165,8 @@ class SparkSettings:
     shuffle_partitions: int
     ui_enabled: bool
     extra: dict[str, str]
+    # The standalone cluster behind a spark:// master when this machine runs it; None: none.
+    cluster: SparkClusterSettings | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,17 +305,22 @@ def load_settings(
     raw = _deep_merge(_read_profile(root / "conf" / "env", env), overrides or {})
     try:
         paths_raw = raw["paths"]
+        s3 = S3Settings(**raw["s3"]) if raw.get("s3") else None
         paths = Paths(
             root=root,
             home=(root / paths_raw["home"]).resolve(),
-            lake=_location(root, paths_raw["lake"]),
+            lake=_location(root, paths_raw["lake"], s3),
             state=(root / paths_raw["state"]).resolve(),
             checkpoint_root=(
-                _location(root, paths_raw["checkpoints"]) if paths_raw.get("checkpoints") else None
+                _location(root, paths_raw["checkpoints"], s3)
+                if paths_raw.get("checkpoints")
+                else None
             ),
         )
         spark_raw = dict(raw["spark"])
         spark_raw["extra"] = {str(k): str(v) for k, v in (spark_raw.get("extra") or {}).items()}
+        if spark_raw.get("cluster"):
+            spark_raw["cluster"] = SparkClusterSettings(**spark_raw["cluster"])
         return Settings(
             env=raw.get("name", env),
             paths=paths,
@@ -263,7 +328,7 @@ def load_settings(
             spark=SparkSettings(**spark_raw),
             trino=TrinoSettings(**_trino_raw(raw["trino"], root, paths.state)),
             streams=StreamSettings(**(raw.get("streams") or {})),
-            s3=S3Settings(**raw["s3"]) if raw.get("s3") else None,
+            s3=s3,
             versions=load_versions(root / "conf" / "maven" / "pom.xml"),
         )
     except (KeyError, TypeError) as exc:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from gamelake import lakefs
+
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConf:
@@ -52,7 +54,7 @@ DELTA_LOG = "_delta_log"
 
 def is_delta_table(path: Path) -> bool:
     """True when a Delta table lives at `path` (its transaction log is there)."""
-    return (path / DELTA_LOG).is_dir()
+    return lakefs.is_dir(path / DELTA_LOG)
 
 
 def table_path(lake: Path, layer: str, table: str) -> Path:
@@ -62,10 +64,10 @@ def table_path(lake: Path, layer: str, table: str) -> Path:
 
 def find_delta_tables(lake: Path, layers: tuple[str, ...]) -> list[tuple[str, str]]:
     """(layer, table) for every Delta table present in the lake, sorted."""
+    # Only folders are probed: s3proxy answers 500 to a HEAD below an object (gamelake.lakefs).
     return sorted(
-        (layer, table_dir.name)
+        (layer, name)
         for layer in layers
-        if (lake / layer).is_dir()
-        for table_dir in (lake / layer).iterdir()
-        if is_delta_table(table_dir)
+        for name in lakefs.list_dirs(lake / layer)
+        if is_delta_table(lake / layer / name)
     )

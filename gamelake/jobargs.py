@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 from gamelake.config import DEFAULT_ENV
+from gamelake.lakefs import located
 
 
 def job_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -19,7 +19,10 @@ def job_parser(prog: str, description: str) -> argparse.ArgumentParser:
         help="conf/env profile (default: $GAMELAKE_ENV or local)",
     )
     parser.add_argument(
-        "--lake", type=Path, default=None, help="lake folder to write (default: the profile's)"
+        "--lake",
+        type=located,
+        default=None,
+        help="lake folder or s3a:// URI to write (default: the profile's)",
     )
     return parser
 
@@ -44,7 +47,7 @@ def stream_parser(prog: str, description: str) -> argparse.ArgumentParser:
 def add_source_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint-root",
-        type=Path,
+        type=located,
         default=None,
         help="folder of the stages' checkpoints (default: <state>/checkpoints)",
     )

@@ -8,6 +8,7 @@ import dataclasses
 import re
 from pathlib import Path
 
+from gamelake import lakefs
 from gamelake.config import Settings, StreamSettings, load_settings
 from gamelake.contracts import Contract, load_contracts
 from gamelake.conventions import PipelineConf, load_pipeline_conf, table_path
@@ -102,6 +103,10 @@ def resolve(args: argparse.Namespace) -> JobContext:
         contracts=load_contracts(settings.paths.conf / "contracts"),
         topic_prefix=prefix,
         topic_pattern=pattern,
-        checkpoints=args.checkpoint_root or settings.paths.checkpoints,
+        checkpoints=(
+            lakefs.located(args.checkpoint_root, settings.s3)
+            if args.checkpoint_root
+            else settings.paths.checkpoints
+        ),
         options=stream_options(args, settings.streams),
     )

@@ -29,9 +29,14 @@ def _connect(client: Callable[..., Any], bootstrap_servers: str, client_id: str)
 
 
 def create_topics(
-    bootstrap_servers: str, topics: Iterable[str], partitions: int, retention_hours: int
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    partitions: int,
+    retention_hours: int,
+    replication_factor: int | None = None,
 ) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created."""
+    """Create the topics that do not exist yet, with `replication_factor` replicas each (None:
+    the brokers' default.replication.factor); returns the names created."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
@@ -45,7 +50,7 @@ def create_topics(
                 NewTopic(
                     name=t,
                     num_partitions=partitions,
-                    replication_factor=1,
+                    replication_factor=-1 if replication_factor is None else replication_factor,
                     topic_configs={"retention.ms": str(retention_hours * 3600 * 1000)},
                 )
                 for t in wanted
@@ -116,6 +121,7 @@ def ensure_family_topics(settings: Settings, families: Iterable[str] | None = No
         family_topics(settings, families),
         pipeline.topic_partitions,
         pipeline.topic_retention_hours,
+        settings.kafka.replication_factor,
     )
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -25,11 +24,12 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame
 
+from gamelake import lakefs
+from gamelake.conventions import DELTA_LOG
 from gamelake.io import delta_append
 
 log = logging.getLogger(__name__)
 
-DELTA_LOG = "_delta_log"
 BATCH_KEY = "gamelake.batch"
 _COMMIT_FILE = re.compile(r"^(\d{20})\.json$")
 _CHECKSUM_FILE = re.compile(r"^(\d{20})\.crc$")
@@ -56,22 +56,19 @@ def _tagged_batch(user_metadata: object, app_id: str) -> int | None:
 def commit_versions(table: Path) -> list[int]:
     """The versions of the Delta table's commit files still in its log, oldest first
     (empty for a path that is no Delta table). Delta keeps the newest through log clean-up."""
-    log_dir = table / DELTA_LOG
-    if not log_dir.is_dir():
-        return []
-    with os.scandir(log_dir) as entries:
-        return sorted(int(m.group(1)) for e in entries if (m := _COMMIT_FILE.match(e.name)))
+    names = lakefs.list_names(table / DELTA_LOG)
+    return sorted(int(m.group(1)) for name in names if (m := _COMMIT_FILE.match(name)))
 
 
-def _commits_newest_first(log_dir: Path) -> Iterator[tuple[int, Path]]:
-    for version in reversed(commit_versions(log_dir.parent)):
-        yield version, log_dir / f"{version:020d}.json"
+def _commits_newest_first(table: Path) -> Iterator[tuple[int, Path]]:
+    for version in reversed(commit_versions(table)):
+        yield version, table / DELTA_LOG / f"{version:020d}.json"
 
 
 def _commit_batch(commit: Path, app_id: str) -> tuple[int | None, int | None]:
     """(batch of `app_id` this commit appended or None, the commit's timestamp in ms)."""
     found, timestamp = None, None
-    with commit.open() as lines:
+    with lakefs.open_text(commit) as lines:
         for line in lines:
             # commitInfo comes first and txn right after; data actions need no parsing.
             if line.startswith('{"commitInfo"'):
@@ -90,16 +87,12 @@ def _commit_batch(commit: Path, app_id: str) -> tuple[int | None, int | None]:
 
 def _checksum_txn(log_dir: Path, app_id: str) -> int | None:
     """The app's version among the SetTransactions of the newest .crc (Delta's txn scheme)."""
-    newest = None
-    with os.scandir(log_dir) as entries:
-        for entry in entries:
-            m = _CHECKSUM_FILE.match(entry.name)
-            if m and (newest is None or int(m.group(1)) > newest[0]):
-                newest = (int(m.group(1)), entry.path)
-    if newest is None:
+    versions = [
+        int(m.group(1)) for n in lakefs.list_names(log_dir) if (m := _CHECKSUM_FILE.match(n))
+    ]
+    if not versions:
         return None
-    with open(newest[1]) as f:
-        state = json.load(f)
+    state = json.loads(lakefs.read_text(log_dir / f"{max(versions):020d}.crc"))
     for txn in state.get("setTransactions") or ():
         if txn.get("appId") == app_id:
             return int(txn["version"])
@@ -113,9 +106,9 @@ def last_committed_batch(table: Path, app_id: str, born_ms: int | None = None) -
     its batches in order) or, given the app's birth time, at commits older than the app.
     """
     log_dir = table / DELTA_LOG
-    if not log_dir.is_dir():
+    if not lakefs.is_dir(log_dir):
         return -1
-    for read, (_version, commit) in enumerate(_commits_newest_first(log_dir), start=1):
+    for read, (_version, commit) in enumerate(_commits_newest_first(table), start=1):
         try:
             batch, timestamp = _commit_batch(commit, app_id)
         except FileNotFoundError:  # removed by log cleanup while we read: older than kept

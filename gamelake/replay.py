@@ -177,6 +177,7 @@ def replay_file(
     *,
     redact: Callable[[str], str],
     recognisers: tuple[Recogniser, ...] = (),
+    replication_factor: int | None = None,
 ) -> ReplayResult:
     """Send every non-blank line of a file to Kafka (unwrapped record-file lines, or the line's
     own bytes) as `Destinations` says, secrets masked by `redact`, creating missing topics;
@@ -196,7 +197,11 @@ def replay_file(
     # The rejects topic too: the producer can still refuse a record while sending.
     topics = {t for t, _, _ in planned()} | {pipeline.rejects_topic}
     create_topics(
-        bootstrap_servers, topics, pipeline.topic_partitions, pipeline.topic_retention_hours
+        bootstrap_servers,
+        topics,
+        pipeline.topic_partitions,
+        pipeline.topic_retention_hours,
+        replication_factor,
     )
     producer = KafkaProducer(bootstrap_servers, "gamelake-produce", max_record_bytes=limit)
     result = ReplayResult({}, 0, count_blank_lines(path, cap))

@@ -6,19 +6,43 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gamelake.config import Settings
-from gamelake.runtime.artifacts import Layout
+from gamelake.config import S3Settings, Settings
+from gamelake.runtime.artifacts import Layout, uses_s3a
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 LOOPBACK = "127.0.0.1"
+LOOPBACK_HOSTS = (LOOPBACK, "localhost")
+
+
+def runs_on_loopback(master: str) -> bool:
+    """True for a local master and for a standalone master on this machine's loopback."""
+    return master.startswith("local") or any(
+        master.startswith(f"spark://{host}:") for host in LOOPBACK_HOSTS
+    )
+
+
+def s3a_conf(s3: S3Settings) -> dict[str, str]:
+    """The S3A properties of the profile's object store; credentials from the environment."""
+    return {
+        "spark.hadoop.fs.s3a.endpoint": s3.endpoint,
+        "spark.hadoop.fs.s3a.endpoint.region": s3.region,
+        "spark.hadoop.fs.s3a.path.style.access": str(s3.path_style).lower(),
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": str(s3.secure).lower(),
+        # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of the driver (and of the workers, whose
+        # environment the executors inherit): no key in any properties file.
+        "spark.hadoop.fs.s3a.aws.credentials.provider": (
+            "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider"
+        ),
+    }
 
 
 def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     """Spark properties for `app_name` under this profile: Delta, explicit jars, sizes."""
     s = settings.spark
-    jars = Layout(settings.paths, settings.versions).spark_jar_paths()
+    s3a = uses_s3a(settings)
+    jars = Layout(settings.paths, settings.versions).spark_jar_paths(s3a=s3a)
     log4j = settings.paths.conf / "spark" / "log4j2.properties"
     conf = {
         "spark.master": s.master,
@@ -68,10 +92,13 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
     }
-    if s.master.startswith("local"):
-        # Driver RPC and block manager on loopback: a local run serves nobody else. (The UI,
-        # off in the local profiles, binds SPARK_LOCAL_IP or every interface.)
+    if runs_on_loopback(s.master):
+        # Driver RPC and block manager on loopback: a local run (or a cluster on loopback)
+        # serves nobody else. (The UI, off in the local profiles, binds SPARK_LOCAL_IP or every
+        # interface.)
         conf["spark.driver.host"] = conf["spark.driver.bindAddress"] = LOOPBACK
+    if s3a and settings.s3 is not None:
+        conf.update(s3a_conf(settings.s3))
     conf.update(s.extra)
     return conf
 
@@ -93,11 +120,11 @@ def submit_properties_path(settings: Settings) -> Path:
 
 def submit_env(base: dict[str, str], master: str | None = None) -> dict[str, str]:
     """`base` environment plus what spark-submit needs to find this interpreter's pyspark
-    (and, for a local `master`, the loopback address as Spark's own)."""
+    (and, for a master on this machine's loopback, the loopback address as Spark's own)."""
     import pyspark
 
     env = dict(base)
-    if master is not None and master.startswith("local"):
+    if master is not None and runs_on_loopback(master):
         # Spark otherwise picks the first non-loopback interface for what the conf does not
         # bind (the UI), and warns that the hostname resolves to loopback on every submit.
         env.setdefault("SPARK_LOCAL_IP", LOOPBACK)

@@ -19,6 +19,7 @@ from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
+from gamelake import lakefs
 from gamelake.bronze import to_bronze
 from gamelake.contracts import Contract
 from gamelake.conventions import table_path
@@ -67,18 +68,17 @@ APP_ID_MARKER = "gamelake_app_id"
 
 def checkpoint_app_id(checkpoint: Path, stage: str) -> str:
     """The app id of a checkpoint's writes: batch ids restart with a new checkpoint, so must it."""
-    checkpoint.mkdir(parents=True, exist_ok=True)
+    lakefs.mkdirs(checkpoint)
     marker = checkpoint / APP_ID_MARKER
-    if not marker.exists():
-        marker.write_text(f"gamelake.{stage}.{uuid.uuid4().hex}\n")
-    return marker.read_text().strip()
+    # Read back, not returned: a marker already there (a restart) keeps its id.
+    lakefs.create_if_absent(marker, f"gamelake.{stage}.{uuid.uuid4().hex}\n")
+    return lakefs.read_text(marker).strip()
 
 
 def app_born_ms(checkpoint: Path) -> int | None:
     """When the checkpoint's app id was made (ms since the epoch): no commit of the app is
     older. None when the checkpoint has none yet."""
-    marker = checkpoint / APP_ID_MARKER
-    return int(marker.stat().st_mtime * 1000) if marker.exists() else None
+    return lakefs.mtime_ms(checkpoint / APP_ID_MARKER)
 
 
 def start_bronze(

@@ -7,9 +7,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from gamelake.config import Settings, TrinoSettings
+from gamelake import lakefs
+from gamelake.config import S3Settings, Settings, TrinoSettings
 from gamelake.errors import GamelakeError
-from gamelake.runtime.trino import METASTORE_DIR
+from gamelake.runtime.trino_catalog import METASTORE_DIR, is_uri, s3_location
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,12 @@ def run(conn, sql: str) -> Result:
 
 
 def trino_location(lake: Path, table_dir: Path) -> str:
-    """The local:/// location Trino's native local filesystem resolves under the lake."""
-    return "local:///" + table_dir.resolve().relative_to(lake.resolve()).as_posix()
+    """Where Trino finds a table of the lake: `s3://...` for an s3a:// lake, else the
+    local:/// location its native local filesystem resolves under the lake."""
+    if is_uri(lake):
+        return s3_location(str(table_dir))
+    local = Path(lakefs.resolved(table_dir)).relative_to(lakefs.resolved(lake))
+    return "local:///" + local.as_posix()
 
 
 def register_table(conn, catalog: str, layer: str, table: str, location: str) -> bool:
@@ -134,12 +139,14 @@ def create_views(conn, catalog: str, sql_dir: Path | None = None) -> list[str]:
     return created
 
 
-def create_lake_catalog(conn, catalog: str, lake: Path) -> None:
-    """A Delta catalog over another lake folder (CREATE CATALOG), e.g. a test's private lake."""
-    from gamelake.runtime.trino import lake_catalog_properties
+def create_lake_catalog(conn, catalog: str, lake: Path, s3: S3Settings | None = None) -> None:
+    """A Delta catalog over another lake (CREATE CATALOG), e.g. a test's private lake; an
+    s3a:// lake is read through the S3 API server `s3` names (default: the LakeUri's own)."""
+    from gamelake.runtime.trino_catalog import lake_catalog_properties
 
-    (lake / METASTORE_DIR).mkdir(parents=True, exist_ok=True)
-    props = lake_catalog_properties(lake)
+    if not is_uri(lake):  # object stores need no folders (the lake may not name its store)
+        lakefs.mkdirs(lake / METASTORE_DIR)
+    props = lake_catalog_properties(lake, s3)
     connector = props.pop("connector.name")
     with_clause = ", ".join(f"\"{k}\" = '{v}'" for k, v in props.items())
     run(conn, f"create catalog {catalog} using {connector} with ({with_clause})")

@@ -31,14 +31,23 @@ def spark(settings: Settings):
     session.stop()
 
 
+# Suites that run only when selected by their marker, with the make target that selects them.
+ON_DEMAND = {
+    "faults": "make test-faults",  # ~25 min; stop and start the shared Kafka and Trino
+    "cluster": "make test-cluster",  # the scale-out stack: s3proxy, Spark standalone, 2 brokers
+}
+
+
 def pytest_collection_modifyitems(config, items):
-    """Fault-injection tests (marker `faults`) run only when selected (`-m faults`, as
-    `make test-faults` does: they take about 25 minutes), and then after every other
-    test: they stop and start the shared Kafka and Trino."""
+    """Fault-injection (`faults`) and scale-out (`cluster`) tests run only when selected
+    (`-m faults`, `-m cluster`, as their make targets do), fault injection after every other
+    test: it stops and starts the shared Kafka and Trino."""
     expr = config.getoption("markexpr") or ""
-    if "faults" not in expr or "not faults" in expr:
-        skip = pytest.mark.skip(reason="fault injection runs with `-m faults` (make test-faults)")
+    for marker, target in ON_DEMAND.items():
+        if marker in expr and f"not {marker}" not in expr:
+            continue
+        skip = pytest.mark.skip(reason=f"runs with `-m {marker}` ({target})")
         for item in items:
-            if item.get_closest_marker("faults"):
+            if item.get_closest_marker(marker):
                 item.add_marker(skip)
     items.sort(key=lambda item: item.get_closest_marker("faults") is not None)

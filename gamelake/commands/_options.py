@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-Lake = Annotated[Path, typer.Option("--lake", help="Lake folder (default: the profile's).")]
+from gamelake.lakefs import located
+
+# A URI (s3a://...) stays as written; pathlib would collapse its `//`.
+Lake = Annotated[
+    Path, typer.Option("--lake", parser=located, help="Lake folder (default: the profile's).")
+]
 TopicPrefix = Annotated[str, typer.Option("--topic-prefix", help="Topics <prefix><family>.")]
-CheckpointRoot = Annotated[Path, typer.Option("--checkpoint-root", help="Stages' checkpoints.")]
+CheckpointRoot = Annotated[
+    Path, typer.Option("--checkpoint-root", parser=located, help="Stages' checkpoints.")
+]
 NoSilver = Annotated[bool, typer.Option("--no-silver", help="Do not run silver once afterwards.")]

@@ -42,6 +42,7 @@ def run_or_plan(
     import dataclasses
     import logging
 
+    from gamelake import lakefs
     from gamelake.conventions import load_pipeline_conf
     from gamelake.jobcontext import bronze_checkpoint, topics_of
     from gamelake.ops.backfill import dry_run_lines, plan_request
@@ -50,7 +51,8 @@ def run_or_plan(
     request.start()  # refuse a bad start before Kafka or Spark is asked anything
     if dry_run:
         pipeline = load_pipeline_conf(settings.paths.conf)
-        checkpoint = bronze_checkpoint(checkpoint_root or settings.paths.checkpoints, pipeline)
+        root = lakefs.located(checkpoint_root, settings.s3) if checkpoint_root else None
+        checkpoint = bronze_checkpoint(root or settings.paths.checkpoints, pipeline)
         pattern = topics_of(pipeline, topic_prefix)[1]
         _, plan = plan_request(settings.kafka.bootstrap_servers, pattern, request, checkpoint)
         for line in dry_run_lines(plan, request, checkpoint):

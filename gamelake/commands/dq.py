@@ -15,7 +15,9 @@ CHECK_APP_ID = "dq-check"
 
 
 def _lake(ctx: typer.Context, lake: Path | None) -> Path:
-    return (lake or ctx.obj.paths.lake).resolve()
+    from gamelake import lakefs
+
+    return lakefs.resolved(lakefs.located(lake, ctx.obj.s3) if lake else ctx.obj.paths.lake)
 
 
 def _split(table: str) -> tuple[str, str]:

@@ -199,7 +199,11 @@ def _to_kafka(
     topics = {f: pipeline.topic_for(f) for f in families}
     bootstrap = settings.kafka.bootstrap_servers
     created = create_topics(
-        bootstrap, topics.values(), pipeline.topic_partitions, pipeline.topic_retention_hours
+        bootstrap,
+        topics.values(),
+        pipeline.topic_partitions,
+        pipeline.topic_retention_hours,
+        settings.kafka.replication_factor,
     )
     if created:
         log.info("created topics: %s", ", ".join(created))
@@ -295,6 +299,7 @@ def produce(
     result = replay_file(
         settings.kafka.bootstrap_servers, file, pipeline, list(contracts), topic, family, raw,
         redact=policy.redact_text, recognisers=recognisers(contracts),
+        replication_factor=settings.kafka.replication_factor,
     )  # fmt: skip
     for name, n in sorted(result.per_topic.items()):
         log.info("  %s: %d", name, n)

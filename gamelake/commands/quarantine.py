@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
         move to silver exactly once (a second run changes nothing)."""
         from rich.table import Table
 
+        from gamelake import lakefs
         from gamelake.contracts import load_contracts
         from gamelake.conventions import load_pipeline_conf, table_path
         from gamelake.display import make_console
@@ -37,7 +38,9 @@ def register(app: typer.Typer) -> None:
         from gamelake.spark import build_session
 
         settings = ctx.obj
-        lake_dir = (lake or settings.paths.lake).resolve()
+        lake_dir = lakefs.resolved(
+            lakefs.located(lake, settings.s3) if lake else settings.paths.lake
+        )
         contracts = load_contracts(settings.paths.conf / "contracts")
         if family and family not in contracts:
             raise GamelakeError(f"unknown family {family!r}", fix=f"one of: {', '.join(contracts)}")

@@ -25,7 +25,9 @@ from urllib.parse import unquote
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from gamelake.ledger import DELTA_LOG, commit_versions
+from gamelake import lakefs
+from gamelake.conventions import DELTA_LOG
+from gamelake.ledger import commit_versions
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,7 @@ def _appended_files(table: Path, since: int, latest: int, versions: list[int]) -
         return None  # log cleaned up in between: read the table again
     adds = []
     for version in wanted:
-        for line in (table / DELTA_LOG / f"{version:020d}.json").read_text().splitlines():
+        for line in lakefs.read_text(table / DELTA_LOG / f"{version:020d}.json").splitlines():
             action = json.loads(line)
             if "metaData" in action:
                 return None

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from gamelake.conventions import table_path
+from gamelake.conventions import is_delta_table, table_path
 from gamelake.dq.results import GateFailed
 from gamelake.game_api import JOINED, LOGGED_IN, PURCHASED
 from gamelake.gold import GOLD_LAYER
@@ -330,10 +330,6 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
-def _is_delta(path: Path) -> bool:
-    return (path / "_delta_log").is_dir()
-
-
 def write_atomic(df: DataFrame, path: Path) -> None:
     """Replace a Delta table's content in one commit (readers see old or new, never half)."""
     (
@@ -387,7 +383,7 @@ def _rebuild_one(
     """Rebuild gold table `name` unless its gate refuses it (then why); sets written[name]."""
     builder = BUILDERS[name]
     present = {t: table_path(lake, "silver", t) for t in builder.inputs}
-    present = {t: p for t, p in present.items() if _is_delta(p)}
+    present = {t: p for t, p in present.items() if is_delta_table(p)}
     if not present or (builder.needs_all and len(present) < len(builder.inputs)):
         missing = sorted(set(builder.inputs) - set(present))
         log.warning("gold.%s skipped: silver %s not there yet", name, ", ".join(missing))

@@ -30,7 +30,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from gamelake.conventions import table_path
+from gamelake.conventions import is_delta_table, table_path
 from gamelake.gold import GOLD_LAYER
 from gamelake.io import read_delta_stream, trigger_kwargs, write_delta_batch
 
@@ -151,7 +151,7 @@ def merge_batch(batch: DataFrame, path: Path, keys: tuple[str, ...], app_id: str
     from delta.tables import DeltaTable
 
     spark = batch.sparkSession
-    if not (path / "_delta_log").is_dir():
+    if not is_delta_table(path):
         write_delta_batch(batch, path, (), app_id, version)
         return
     target = DeltaTable.forPath(spark, str(path))
@@ -196,9 +196,7 @@ def _enrich_handler(batch: DataFrame, batch_id: int, *, lake: Path, app_id: str)
     for table in ("game_room", "player"):
         path = table_path(lake, "silver", table)
         # Read per batch: the dimension as it is now, so rooms created since are found.
-        dims[table] = (
-            spark.read.format("delta").load(str(path)) if (path / "_delta_log").is_dir() else None
-        )
+        dims[table] = spark.read.format("delta").load(str(path)) if is_delta_table(path) else None
     rooms = dims["game_room"]
     if rooms is None:
         rooms = spark.createDataFrame(
@@ -306,5 +304,5 @@ def ready_streams(lake: Path, running: Mapping[str, object]) -> list[GoldStream]
     return [
         s
         for name, s in GOLD_STREAMS.items()
-        if name not in running and (table_path(lake, "silver", s.source) / "_delta_log").is_dir()
+        if name not in running and is_delta_table(table_path(lake, "silver", s.source))
     ]

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 def restart_bronze(stages: Stages, end: Offsets) -> None:
     """Set the bronze checkpoint aside and start a new one at `end`, run once."""
     checkpoint = stages.job.bronze_checkpoint
+    # A rename: atomic on a local disk, copy-then-delete on S3 (see reset.set_aside).
     reset.set_aside(checkpoint)
     # The new checkpoint starts exactly where the backfill ended: no gap, no overlap.
     options = StreamOptions(once=True, starting_offsets=reset.start_json(end))

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 
+from gamelake import lakefs
 from gamelake.errors import GamelakeError
 
 Offsets = dict[str, dict[int, int]]
@@ -260,14 +261,10 @@ def check_retention(start: Bound, resolved: Offsets, earliest: Offsets, force: b
 def checkpoint_offsets(checkpoint: Path) -> Offsets | None:
     """The Kafka offsets a stream's checkpoint has committed (the next batch starts there);
     None when the checkpoint has committed nothing."""
-    commits = checkpoint / "commits"
-    offsets_dir = checkpoint / "offsets"
-    if not commits.is_dir():
-        return None
-    done = sorted(int(p.name) for p in commits.iterdir() if p.name.isdigit())
+    done = sorted(int(n) for n in lakefs.list_names(checkpoint / "commits") if n.isdigit())
     if not done:
         return None
-    lines = (offsets_dir / str(done[-1])).read_text().splitlines()
+    lines = lakefs.read_text(checkpoint / "offsets" / str(done[-1])).splitlines()
     # Line 1 is the log version, line 2 the batch metadata, then one line per source.
     for line in lines[2:]:
         raw = json.loads(line)

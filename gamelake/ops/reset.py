@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 from pathlib import Path
 
+from gamelake import lakefs
 from gamelake.ops.offsets import Bound, Offsets, checkpoint_offsets, offsets_json
 
 log = logging.getLogger(__name__)
@@ -32,21 +33,27 @@ def default_start(committed: Offsets | None, latest: Offsets) -> Bound | None:
 
 def set_aside_path(checkpoint: Path, now: dt.datetime) -> Path:
     """Where the replaced checkpoint is kept: beside it, named by the reset time."""
-    return checkpoint.with_name(f"{checkpoint.name}.replaced-{now.strftime('%Y%m%dT%H%M%SZ')}")
+    return lakefs.sibling(
+        checkpoint, f"{checkpoint.name}.replaced-{now.strftime('%Y%m%dT%H%M%SZ')}"
+    )
 
 
 def set_aside(checkpoint: Path, now: dt.datetime | None = None) -> Path | None:
     """Move a checkpoint out of the way (kept for inspection or undo); returns where to."""
-    if not checkpoint.exists():
+    if not lakefs.exists(checkpoint):
         return None
     target = set_aside_path(checkpoint, now or dt.datetime.now(dt.UTC))
-    checkpoint.rename(target)
+    # Atomic on a local disk. On S3 it is not: every object is copied, then the old prefix
+    # deleted. A crash while copying leaves the old checkpoint whole (delete the partial copy);
+    # one while deleting leaves a whole copy and a partial old one, which must be deleted
+    # before the next start, or the stream would resume from it.
+    lakefs.rename(checkpoint, target)
     log.info("old checkpoint kept at %s (rename it back to undo)", target)
     return target
 
 
 def committed(checkpoint: Path) -> Offsets | None:
-    return checkpoint_offsets(checkpoint) if checkpoint.exists() else None
+    return checkpoint_offsets(checkpoint) if lakefs.exists(checkpoint) else None
 
 
 def start_json(end: Offsets) -> str:

@@ -5,6 +5,9 @@ Layout after `install_artifacts`:
     <home>/jars/kafka/*.jar        the Kafka broker classpath
     <home>/dist/trino-server-<v>/  Trino with only the plugins gamelake uses
     <home>/dist/trino-cli-<v>-executable.jar
+and, only for a profile that needs them (`optional_profiles`):
+    <home>/jars/s3a/*.jar          hadoop-aws and the AWS SDK modules S3A uses, minus the above
+    <home>/jars/s3proxy/*.jar      the s3proxy server classpath
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gamelake.config import Paths, Versions
+from gamelake.config import LakeUri, Paths, Settings, Versions
 from gamelake.errors import GamelakeError
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,13 @@ log = logging.getLogger(__name__)
 # Trino ships ~80 plugins (0.8 GB); unpacking only these keeps start-up and disk small.
 # password-authenticators: the file authenticator checking the generated passwords.
 TRINO_PLUGINS = ("delta-lake", "password-authenticators")
+# The pom profiles copied into <home>/jars/<profile>, and what they are.
+JAR_PROFILES = {
+    "spark": "Spark jars (Delta, Kafka source)",
+    "kafka": "the Kafka broker",
+    "s3a": "S3A jars (hadoop-aws, AWS SDK modules)",
+    "s3proxy": "the s3proxy S3 server",
+}
 _JAR_NAME = re.compile(r"^(?P<artifact>.+?)-\d[\w.\-]*\.jar$")
 
 
@@ -50,6 +60,14 @@ class Layout:
         return self.paths.jars / "kafka"
 
     @property
+    def s3a_jars(self) -> Path:
+        return self.paths.jars / "s3a"
+
+    @property
+    def s3proxy_jars(self) -> Path:
+        return self.paths.jars / "s3proxy"
+
+    @property
     def trino_home(self) -> Path:
         return self.paths.dist / f"trino-server-{self.versions.trino}"
 
@@ -65,14 +83,23 @@ class Layout:
     def pom(self) -> Path:
         return self.paths.conf / "maven" / "pom.xml"
 
-    def spark_jar_paths(self) -> list[Path]:
-        """The jars to hand Spark (spark.jars), or an error telling to run setup."""
+    def spark_jar_paths(self, s3a: bool = False) -> list[Path]:
+        """The jars to hand Spark (spark.jars), with S3A's if asked, or an error telling to
+        run setup."""
         jars = sorted(self.spark_jars.glob("*.jar"))
         if not jars:
             raise GamelakeError(
                 f"no Spark jars in {self.spark_jars}", fix="run `make setup` (or `gamelake setup`)"
             )
-        return jars
+        if not s3a:
+            return jars
+        s3a_jars = sorted(self.s3a_jars.glob("*.jar"))
+        if not s3a_jars:
+            raise GamelakeError(
+                f"no S3A jars in {self.s3a_jars} (the lake or the checkpoints are s3a://)",
+                fix="run `gamelake setup` with this profile (GAMELAKE_ENV=<profile>)",
+            )
+        return jars + s3a_jars
 
 
 def artifact_name(jar_file: str) -> str | None:
@@ -87,6 +114,23 @@ def jars_not_provided(candidates: list[Path], provided_dir: Path) -> list[Path]:
     return [c for c in candidates if artifact_name(c.name) not in provided]
 
 
+def uses_s3a(settings: Settings) -> bool:
+    """True when the profile's lake or checkpoints are on object storage (s3a://)."""
+    return any(
+        isinstance(p, LakeUri) and p.startswith("s3a://")
+        for p in (settings.paths.lake, settings.paths.checkpoints)
+    )
+
+
+def optional_profiles(settings: Settings) -> tuple[str, ...]:
+    """The pom profiles beyond the local stack's that this profile needs resolved."""
+    s3 = settings.s3
+    needed = ["s3a"] if uses_s3a(settings) or s3 is not None else []
+    if s3 is not None and s3.embedded:
+        needed.append("s3proxy")
+    return tuple(needed)
+
+
 def pyspark_jars_dir() -> Path:
     import pyspark
 
@@ -99,14 +143,20 @@ def _fingerprint(layout: Layout) -> str:
     return digest.hexdigest()
 
 
-def is_installed(layout: Layout) -> bool:
-    """True when the stamp matches the pom and every output is in place."""
+def _read_stamp(layout: Layout) -> dict:
     try:
-        stamp = json.loads(layout.stamp.read_text())
+        return json.loads(layout.stamp.read_text())
     except (FileNotFoundError, ValueError):
-        return False
+        return {}
+
+
+def is_installed(layout: Layout, optional: Sequence[str] = ()) -> bool:
+    """True when the stamp matches the pom and every output (and each optional one) is in place."""
+    stamp = _read_stamp(layout)
     return (
         stamp.get("fingerprint") == _fingerprint(layout)
+        and set(optional) <= set(stamp.get("optional", []))
+        and all(any((layout.paths.jars / p).glob("*.jar")) for p in optional)
         and any(layout.spark_jars.glob("*.jar"))
         and any(layout.kafka_jars.glob("*.jar"))
         and (layout.trino_home / "bin" / "launcher").is_file()
@@ -191,44 +241,70 @@ def _unpack_trino(tarball: Path, dest: Path) -> None:
 
 
 def install_artifacts(
-    layout: Layout, force: bool = False, progress: Callable[[str], None] = log.info
+    layout: Layout,
+    force: bool = False,
+    progress: Callable[[str], None] = log.info,
+    optional: Sequence[str] = (),
 ) -> dict[str, float]:
-    """Resolve and lay out every JVM artifact; returns seconds per step (empty if up to date)."""
-    if not force and is_installed(layout):
+    """Resolve and lay out every JVM artifact, plus the `optional` profiles' (s3a, s3proxy);
+    returns seconds per step (empty if up to date)."""
+    if not force and is_installed(layout, optional):
         progress("JVM artifacts are up to date")
         return {}
     timings: dict[str, float] = {}
     layout.paths.home.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=layout.paths.home, prefix="resolve-") as tmp:
         tmp_dir = Path(tmp)
-
-        started = time.monotonic()
-        progress("resolving Spark jars (Delta, Kafka source) with Maven")
-        _mvn(layout.pom, "spark", "dependency:copy-dependencies", tmp_dir / "spark")
-        resolved = sorted((tmp_dir / "spark").glob("*.jar"))
-        _replace_dir(layout.spark_jars, jars_not_provided(resolved, pyspark_jars_dir()))
-        timings["spark_jars_s"] = time.monotonic() - started
-
-        started = time.monotonic()
-        progress(f"resolving the Kafka {layout.versions.kafka} broker with Maven")
-        _mvn(layout.pom, "kafka", "dependency:copy-dependencies", tmp_dir / "kafka")
-        _replace_dir(layout.kafka_jars, sorted((tmp_dir / "kafka").glob("*.jar")))
-        timings["kafka_jars_s"] = time.monotonic() - started
-
-        started = time.monotonic()
-        progress(f"resolving Trino {layout.versions.trino} (0.8 GB once, then cached in ~/.m2)")
-        _mvn(layout.pom, "trino", "dependency:copy", tmp_dir / "trino")
-        layout.paths.dist.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(tmp_dir / "trino" / layout.trino_cli.name, layout.trino_cli)
-        layout.trino_cli.chmod(0o755)
-        progress(f"unpacking Trino with plugins: {', '.join(TRINO_PLUGINS)}")
-        _unpack_trino(
-            tmp_dir / "trino" / f"trino-server-{layout.versions.trino}.tar.gz", layout.trino_home
-        )
-        timings["trino_s"] = time.monotonic() - started
-
-    layout.stamp.write_text(json.dumps({"fingerprint": _fingerprint(layout)}, indent=2))
+        if force or not is_installed(layout):
+            timings.update(_install_core(layout, tmp_dir, progress))
+            # A new core (its spark jars) invalidates the optional profiles laid out against it.
+            layout.stamp.write_text(json.dumps({"fingerprint": _fingerprint(layout)}, indent=2))
+        stamp = _read_stamp(layout)
+        for profile in optional:
+            if force or profile not in stamp.get("optional", []):
+                timings.update(install_jars(layout, profile, tmp_dir, progress))
+                stamp["optional"] = sorted({*stamp.get("optional", []), profile})
+                layout.stamp.write_text(json.dumps(stamp, indent=2))
     return timings
+
+
+def _install_core(
+    layout: Layout, tmp_dir: Path, progress: Callable[[str], None]
+) -> dict[str, float]:
+    """The local stack's artifacts: Spark's extra jars, the Kafka broker, Trino and its CLI."""
+    timings = install_jars(layout, "spark", tmp_dir, progress)
+    timings.update(install_jars(layout, "kafka", tmp_dir, progress))
+
+    started = time.monotonic()
+    progress(f"resolving Trino {layout.versions.trino} (0.8 GB once, then cached in ~/.m2)")
+    _mvn(layout.pom, "trino", "dependency:copy", tmp_dir / "trino")
+    layout.paths.dist.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(tmp_dir / "trino" / layout.trino_cli.name, layout.trino_cli)
+    layout.trino_cli.chmod(0o755)
+    progress(f"unpacking Trino with plugins: {', '.join(TRINO_PLUGINS)}")
+    _unpack_trino(
+        tmp_dir / "trino" / f"trino-server-{layout.versions.trino}.tar.gz", layout.trino_home
+    )
+    timings["trino_s"] = time.monotonic() - started
+    return timings
+
+
+def install_jars(
+    layout: Layout, profile: str, tmp_dir: Path, progress: Callable[[str], None] = log.info
+) -> dict[str, float]:
+    """One jar profile of the pom resolved into <home>/jars/<profile>; returns its seconds."""
+    started = time.monotonic()
+    progress(f"resolving {JAR_PROFILES[profile]} with Maven")
+    _mvn(layout.pom, profile, "dependency:copy-dependencies", tmp_dir / profile)
+    jars = sorted((tmp_dir / profile).glob("*.jar"))
+    # What joins spark.jars keeps one copy of each artifact, whichever version is there first:
+    # pyspark's own jars, then the spark profile's (netty, httpclient, commons-logging, slf4j).
+    if profile in ("spark", "s3a"):
+        jars = jars_not_provided(jars, pyspark_jars_dir())
+    if profile == "s3a":
+        jars = jars_not_provided(jars, layout.spark_jars)
+    _replace_dir(layout.paths.jars / profile, jars)
+    return {f"{profile}_jars_s": time.monotonic() - started}
 
 
 def disk_usage_mb(path: Path) -> float:
@@ -239,3 +315,19 @@ def disk_usage_mb(path: Path) -> float:
         if (st := f.lstat()) and f.is_file()
     }
     return sum(inodes.values()) / 2**20
+
+
+if __name__ == "__main__":
+    # `python -m gamelake.runtime.artifacts spark s3a`: only these jar profiles, as an image
+    # build wants them (no Kafka broker, no Trino), for the profile named by GAMELAKE_ENV.
+    import sys
+
+    from gamelake.config import DEFAULT_ENV, load_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    _settings = load_settings(os.environ.get("GAMELAKE_ENV", DEFAULT_ENV))
+    _layout = Layout(_settings.paths, _settings.versions)
+    _layout.paths.jars.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=_layout.paths.home, prefix="resolve-") as _tmp:
+        for _profile in sys.argv[1:]:
+            install_jars(_layout, _profile, Path(_tmp))

@@ -1,4 +1,5 @@
-"""A single-node Trino coordinator with the Delta Lake catalog over the local lake folder."""
+"""A single-node Trino coordinator with the Delta Lake catalog over the lake: a local folder,
+or an s3a:// lake on an S3 API server through Trino's native S3 filesystem."""
 
 from __future__ import annotations
 
@@ -6,22 +7,23 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import requests
 import yaml
 
+from gamelake import lakefs
 from gamelake.config import Settings
 from gamelake.errors import GamelakeError
 from gamelake.runtime import java, process, trino_auth
 from gamelake.runtime.artifacts import Layout
+from gamelake.runtime.trino_catalog import METASTORE_DIR, catalog_properties, require_aws_env
 
 CONF_HINT = "conf/env/<profile>.yaml (trino.port)"
 # Trino refuses to start below this open-file limit.
 MIN_OPEN_FILES = 4096
-# Where Trino's file metastore keeps schema/table entries, relative to the lake.
-METASTORE_DIR = "_trino_metastore"
 
 
 def trino_dir(settings: Settings) -> Path:
@@ -35,25 +37,6 @@ def handle(settings: Settings) -> process.ServiceHandle:
         log_file=settings.paths.logs / "trino.log",
         marker=str(trino_dir(settings) / "etc"),
     )
-
-
-def lake_catalog_properties(lake: Path) -> dict[str, str]:
-    """The Delta Lake catalog: file metastore and native local filesystem rooted at the lake."""
-    return {
-        "connector.name": "delta_lake",
-        "hive.metastore": "file",
-        "hive.metastore.catalog.dir": f"local:///{METASTORE_DIR}",
-        "fs.native-local.enabled": "true",
-        "local.location": str(lake),
-        "delta.register-table-procedure.enabled": "true",
-        # Single node, local disk: Trino's own writes (e.g. DDL, OPTIMIZE) need this.
-        "delta.enable-non-concurrent-writes": "true",
-    }
-
-
-def catalog_properties(lake: Path) -> str:
-    """The catalog file of the profile's lake."""
-    return "".join(f"{k}={v}\n" for k, v in lake_catalog_properties(lake).items())
 
 
 # --- access control (file-based; rules from conf/trino/access.yaml) --------------------------
@@ -232,7 +215,7 @@ def config_files(settings: Settings, auth: trino_auth.ServerAuth) -> dict[str, s
         "password-authenticator.properties": trino_auth.password_authenticator_properties(
             auth.password_db
         ),
-        f"catalog/{t.catalog}.properties": catalog_properties(settings.paths.lake),
+        f"catalog/{t.catalog}.properties": catalog_properties(settings.paths.lake, settings.s3),
         **access_control_files(trino_dir(settings) / "etc", load_access(settings.paths.conf)),
     }
 
@@ -270,7 +253,8 @@ def prepare(settings: Settings, auth: trino_auth.ServerAuth) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content)
     (trino_dir(settings) / "data").mkdir(parents=True, exist_ok=True)
-    (settings.paths.lake / METASTORE_DIR).mkdir(parents=True, exist_ok=True)
+    # A no-op on S3: the file metastore creates its objects there.
+    lakefs.mkdirs(settings.paths.lake / METASTORE_DIR)
     return etc
 
 
@@ -301,14 +285,20 @@ def _raise_open_file_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def start(settings: Settings) -> int:
-    """Start the coordinator in the background; returns its pid."""
+def start(settings: Settings, environ: Mapping[str, str] | None = None) -> int:
+    """Start the coordinator in the background; returns its pid.
+
+    `environ` is the server's base environment (default: this process's); for an s3a://
+    lake it carries the AWS_* credentials the catalog reads.
+    """
     layout = Layout(settings.paths, settings.versions)
     launcher = layout.trino_home / "bin" / "launcher"
     if not launcher.is_file():
         raise GamelakeError(
             f"Trino is not installed at {layout.trino_home}", fix="run `make setup`"
         )
+    env = dict(os.environ if environ is None else environ)
+    require_aws_env(settings.paths.lake, env)
     java_home = java.require_java_home(settings.versions.trino_java_min)
     process.require_free_ports(
         "Trino", settings.trino.listen_host, {"trino.port": settings.trino.port}, CONF_HINT
@@ -318,7 +308,6 @@ def start(settings: Settings) -> int:
     # that pid may already belong to another process (or a thread of one).
     (trino_dir(settings) / "data" / "var" / "run" / "launcher.pid").unlink(missing_ok=True)
     _raise_open_file_limit()  # inherited by the child
-    env = dict(os.environ)
     env["JAVA_HOME"] = str(java_home)
     env["PATH"] = f"{java_home / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["LANG"] = env["LC_ALL"] = "C.UTF-8"

@@ -40,7 +40,7 @@ def services(settings: Settings):
     already = {s.name for s in stack.status(settings) if s.healthy}
     stack.up(settings)
     yield settings
-    started = [s.name for s in stack.SERVICES if s.name not in already]
+    started = [s.name for s in stack.services(settings) if s.name not in already]
     if started:
         stack.down(settings, started)
 

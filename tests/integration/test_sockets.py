@@ -37,7 +37,7 @@ def _assert_private(socks: list[Listener]) -> None:
 
 
 def test_services_of_gamelake_up_listen_on_loopback_only(services):
-    pids = [svc.handle(services).pid() for svc in stack.SERVICES]
+    pids = [svc.handle(services).pid() for svc in stack.services(services)]
     assert None not in pids
     socks = listeners(pids)
     k, t = services.kafka, services.trino

@@ -71,3 +71,60 @@ def test_unpack_keeps_chosen_plugins_and_resolves_links_into_skipped_ones(tmp_pa
         "plugin/delta-lake/own.jar": b"own",
     }
     assert not Path(str(dest) + ".new").exists()
+
+
+def test_only_profiles_with_an_object_store_need_the_optional_jars(root):
+    from gamelake.config import load_settings
+
+    def optional(overrides):
+        return artifacts.optional_profiles(load_settings("local", root, overrides))
+
+    s3a_lake = {"paths": {"lake": "s3a://b/lake"}}
+    assert optional({}) == ()
+    assert optional(s3a_lake) == ("s3a",)
+    assert optional({"s3": {"bucket": "b"}}) == ("s3a",)
+    assert optional({**s3a_lake, "s3": {"bucket": "b", "embedded": True}}) == ("s3a", "s3proxy")
+
+
+def _fake_layout(tmp_path, monkeypatch, resolved: dict[str, list[str]]):
+    """A Layout under tmp_path whose Maven 'resolves' the named jar files per profile."""
+    from gamelake.config import Paths, Versions
+
+    def fake_mvn(pom, profile, goal, out_dir):
+        out_dir.mkdir(parents=True)
+        for name in resolved[profile]:
+            (out_dir / name).touch()
+
+    monkeypatch.setattr(artifacts, "_mvn", fake_mvn)
+    pyspark = tmp_path / "pyspark-jars"
+    pyspark.mkdir()
+    (pyspark / "netty-common-4.2.13.Final.jar").touch()
+    monkeypatch.setattr(artifacts, "pyspark_jars_dir", lambda: pyspark)
+    paths = Paths(root=tmp_path, home=tmp_path / "home", lake=tmp_path, state=tmp_path)
+    return artifacts.Layout(paths, Versions("4.2.0", "4.4.0", "4.3.1", "476", 24))
+
+
+def test_s3a_jars_keep_one_copy_of_what_pyspark_and_the_spark_profile_have(tmp_path, monkeypatch):
+    layout = _fake_layout(tmp_path, monkeypatch, {
+        "spark": ["delta-spark-4.4.0.jar", "commons-logging-1.3.0.jar"],
+        "s3a": ["hadoop-aws-3.5.0.jar", "commons-logging-1.2.jar", "netty-common-4.1.126.Final.jar"],
+    })  # fmt: skip
+    layout.paths.jars.mkdir(parents=True)
+    artifacts.install_jars(layout, "spark", tmp_path / "t", progress=lambda m: None)
+    artifacts.install_jars(layout, "s3a", tmp_path / "t", progress=lambda m: None)
+    assert [p.name for p in layout.s3a_jars.glob("*.jar")] == ["hadoop-aws-3.5.0.jar"]
+
+
+def test_optional_profiles_resolve_once_and_leave_the_core_alone(tmp_path, monkeypatch):
+    layout = _fake_layout(tmp_path, monkeypatch, {"s3proxy": ["s3proxy-4.1.0.jar"]})
+    (tmp_path / "conf" / "maven").mkdir(parents=True)
+    layout.pom.write_text("<project/>")
+    cores = []
+    monkeypatch.setattr(artifacts, "_install_core", lambda *a: cores.append(1) or {})
+    monkeypatch.setattr(artifacts, "is_installed", lambda lay, optional=(): not optional and cores)
+    artifacts.install_artifacts(layout, progress=lambda m: None)
+    assert cores == [1]
+    timings = artifacts.install_artifacts(layout, progress=lambda m: None, optional=["s3proxy"])
+    assert cores == [1] and list(timings) == ["s3proxy_jars_s"]
+    assert (layout.s3proxy_jars / "s3proxy-4.1.0.jar").is_file()
+    assert artifacts._read_stamp(layout)["optional"] == ["s3proxy"]

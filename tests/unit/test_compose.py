@@ -48,21 +48,52 @@ def test_generated_trino_conf_is_current(root):
         )
 
 
-def test_object_store_catalog_keeps_the_embedded_catalog_but_not_its_local_disk():
-    from gamelake.runtime.trino import lake_catalog_properties
+def test_stack_catalog_is_the_embedded_catalog_of_the_docker_profiles_s3_lake(root):
+    from gamelake.runtime.trino_catalog import lake_catalog_properties
 
-    props = compose.object_store_catalog_properties("b", "http://s3:9000")
+    props = compose.stack_catalog_properties(root)
+    docker = load_settings(compose.PROFILE, root)
+    assert props == lake_catalog_properties(docker.paths.lake, docker.s3)
     local = lake_catalog_properties(compose.Path("/lake"))
     assert props["connector.name"] == local["connector.name"]
-    assert props["delta.register-table-procedure.enabled"] == "true"
     assert "local.location" not in props and props["fs.native-s3.enabled"] == "true"
-    assert props["hive.metastore.catalog.dir"].startswith("s3://b/")
+    assert props["s3.endpoint"] == "http://minio:9000"
+    assert props["hive.metastore.catalog.dir"] == "s3://gamelake/lake/_trino_metastore"
+
+
+def _env(service) -> dict[str, str]:
+    """A service's environment with compose's `${VAR:-default}` taken at its default."""
+    env = service.get("environment") or {}
+    return {k: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(v)) for k, v in env.items()}
+
+
+def test_docker_profiles_object_store_is_the_compose_minio(root, compose_file):
+    s3 = load_settings(compose.PROFILE, root).s3
+    services = compose_file["services"]
+    assert s3 is not None and s3.host in services and not s3.embedded
+    # The bucket the lake lives in is the one minio-init creates, at the profile's endpoint.
+    init = " ".join(services["minio-init"]["command"])
+    assert f"mc alias set lake {s3.endpoint} " in init
+    assert f"mc mb --ignore-existing lake/{s3.bucket}" in init
+    assert f":{s3.port}/" in " ".join(services["minio"]["healthcheck"]["test"])
+    # Every client of the lake signs with MinIO's root credentials.
+    minio = _env(services["minio"])
+    keys = {"AWS_ACCESS_KEY_ID": minio["MINIO_ROOT_USER"],
+            "AWS_SECRET_ACCESS_KEY": minio["MINIO_ROOT_PASSWORD"]}  # fmt: skip
+    clients = [
+        n for n, svc in services.items() if "AWS_ACCESS_KEY_ID" in (svc.get("environment") or {})
+    ]
+    assert {"trino", "pipeline", "spark-worker", "jupyter"} <= set(clients)
+    for name in clients:
+        assert _env(services[name]).items() >= keys.items(), name
 
 
 def test_images_run_the_versions_the_pom_declares(root, compose_file, settings):
     services = compose_file["services"]
     assert services["trino"]["image"] == f"trinodb/trino:{settings.versions.trino}"
-    assert services["kafka"]["image"] == f"apache/kafka:{settings.versions.kafka}"
+    assert compose.kafka_nodes(compose_file)
+    for name in compose.kafka_nodes(compose_file):
+        assert services[name]["image"] == f"apache/kafka:{settings.versions.kafka}", name
 
 
 def test_gamelake_services_select_the_docker_profile(compose_file):
@@ -81,22 +112,121 @@ def test_dockerfile_copies_paths_that_exist(root):
 def test_docker_profile_points_at_the_compose_services(root, compose_file):
     s = load_settings("docker", root)
     services = compose_file["services"]
-    assert s.kafka.bootstrap_servers == "kafka:9092" and "kafka" in services
+    assert {b.split(":")[0] for b in s.kafka.bootstrap_servers.split(",")} <= set(services)
     assert s.trino.url == "https://trino:8080" and "trino" in services
     assert s.spark.master == "spark://spark-master:7077" and "spark-master" in services
     assert str(s.paths.lake) == "s3a://gamelake/lake"
-    assert s.spark.extra["spark.hadoop.fs.s3a.endpoint"] == "http://minio:9000"
+    assert s.s3 is not None and s.s3.endpoint == "http://minio:9000"
 
 
 def test_cluster_profile_has_a_bootstrap_list_and_s3a_lake(root):
     s = load_settings("cluster", root)
     assert s.kafka.bootstrap_servers.count(",") == 2
+    # A replica per broker at most, and one broker may stop without refusing writes.
+    assert s.kafka.min_insync_replicas < s.kafka.replication_factor <= 3
     assert s.spark.master.startswith("spark://")
     assert isinstance(s.paths.lake, LakeUri)
     # Joins keep the scheme: the jobs build table and checkpoint locations with `/`.
     assert str(s.paths.lake / "silver" / "player") == "s3a://example-gamelake/lake/silver/player"
     assert (s.paths.lake / "silver").name == "silver"
     assert str(s.paths.checkpoints / "bronze") == "s3a://example-gamelake/checkpoints/bronze"
+
+
+# Broker settings that decide whether a record survives a broker's loss.
+REPLICATION_KEYS = ("replication.factor", ".min.isr", "min.insync.replicas",
+                    "unclean.leader.election.enable")  # fmt: skip
+
+
+def test_compose_kafka_is_the_tested_cluster_with_the_docker_profiles_settings(root, compose_file):
+    """As many brokers as cluster-local runs, a controller apart, and every replication setting
+    its brokers get; the docker profile's bootstrap list and replication are the same."""
+    from gamelake.runtime import kafka
+
+    tested, docker = load_settings("cluster-local", root), load_settings(compose.PROFILE, root)
+    nodes = compose.kafka_nodes(compose_file)
+    brokers = {n: p for n, p in nodes.items() if p["process.roles"] == "broker"}
+    [(ctl_name, ctl)] = [(n, p) for n, p in nodes.items() if p["process.roles"] == "controller"]
+    assert len(brokers) == len(tested.kafka.brokers)
+    k, t = docker.kafka, tested.kafka
+    assert (k.replication_factor, k.min_insync_replicas) == (
+        t.replication_factor, t.min_insync_replicas)  # fmt: skip
+
+    broker_node = next(n for n in kafka.nodes(tested) if n.is_broker)
+    expected = {
+        key: value
+        for key, value in _props(kafka.server_properties(tested, broker_node)).items()
+        if key.endswith(REPLICATION_KEYS)
+    }
+    assert len(expected) >= 6, expected  # the check is not vacuous
+    for name, props in brokers.items():
+        assert {key: props.get(key) for key in expected} == expected, name
+        assert props["num.partitions"] == str(k.default_partitions), name
+    advertised = {
+        listener.removeprefix("PLAINTEXT://")
+        for props in brokers.values()
+        for listener in props["advertised.listeners"].split(",")
+        if listener.startswith("PLAINTEXT://")
+    }
+    assert advertised == set(k.bootstrap_servers.split(","))
+    # One cluster: the same id and controller quorum on every node, node ids apart.
+    ctl_port = ctl["listeners"].rsplit(":", 1)[1]
+    assert {p["controller.quorum.voters"] for p in nodes.values()} == {
+        f"{ctl['node.id']}@{ctl_name}:{ctl_port}"
+    }
+    assert len({p["node.id"] for p in nodes.values()}) == len(nodes)
+    ids = {compose_file["services"][n]["environment"]["CLUSTER_ID"] for n in nodes}
+    assert len(ids) == 1 and re.fullmatch(r"[A-Za-z0-9_-]{22}", ids.pop())
+
+
+# The tested scale-out profile (make test-cluster) and the untested ones derived like it.
+S3_PROFILES = ("cluster-local", "docker", "cluster")
+CREDENTIALS = "spark.hadoop.fs.s3a.aws.credentials.provider"
+# Both read AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY first; the default chain then tries an
+# instance role (a real cluster's choice).
+ENV_PROVIDERS = {
+    f"software.amazon.awssdk.auth.credentials.{name}CredentialsProvider"
+    for name in ("EnvironmentVariable", "Default")
+}
+
+
+@pytest.mark.parametrize("env", S3_PROFILES)
+def test_spark_s3a_keys_come_from_the_profiles_s3_section(root, env, monkeypatch):
+    """A hand-set fs.s3a.* key that disagrees with `s3:` (or a missing `s3:`) fails here."""
+    from gamelake.runtime.artifacts import Layout
+    from gamelake.spark import s3a_conf, spark_conf
+
+    monkeypatch.setattr(Layout, "spark_jar_paths", lambda self, s3a=False: [])
+    s = load_settings(env, root)
+    assert s.s3 is not None, f"conf/env/{env}.yaml: an s3a:// lake needs an `s3:` section"
+    conf = spark_conf(s, "x")
+    for key, value in s3a_conf(s.s3).items():
+        if key == CREDENTIALS:
+            assert conf[key] in ENV_PROVIDERS, (env, key)
+        else:
+            assert conf[key] == value, (env, key)
+
+
+@pytest.mark.parametrize("env", S3_PROFILES)
+def test_trino_catalog_of_each_s3_profile_reads_its_lake_on_its_store(root, env):
+    from gamelake.runtime.trino_catalog import lake_catalog_properties
+
+    s = load_settings(env, root)
+    props = lake_catalog_properties(s.paths.lake, s.s3)  # raises on a bucket mismatch
+    assert props["s3.endpoint"] == s.s3.endpoint
+    assert props["hive.metastore.catalog.dir"].startswith(f"s3://{s.s3.bucket}/")
+    assert str(s.paths.checkpoints).startswith(f"s3a://{s.s3.bucket}/"), env
+
+
+def test_image_resolves_the_jar_profiles_of_the_docker_profile(root):
+    """The image's jars are the pom profiles `gamelake setup` resolves for the docker profile,
+    by the same code (no version pinned outside the pom)."""
+    from gamelake.runtime.artifacts import optional_profiles
+
+    docker = load_settings(compose.PROFILE, root)
+    text = (root / "docker" / "Dockerfile").read_text()
+    expected = ("spark", *optional_profiles(docker))
+    assert compose.image_jar_profiles(text) == [(compose.PROFILE, expected)]
+    assert "-Dartifact=" not in text and "mvn " not in text
 
 
 def test_local_profile_keeps_local_paths(root):
