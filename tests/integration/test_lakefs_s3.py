@@ -19,8 +19,9 @@ from gamelake.conventions import find_delta_tables, is_delta_table, table_path
 from gamelake.ledger import batch_tag, commit_versions, last_committed_batch
 from gamelake.ops import reset
 from gamelake.ops.offsets import checkpoint_offsets
-from gamelake.runtime import artifacts, process, s3
+from gamelake.runtime import s3
 from gamelake.streams import app_born_ms, checkpoint_app_id
+from tests.integration.s3_store import running_s3proxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
@@ -38,29 +39,12 @@ def store(tmp_path_factory) -> Settings:
                   "checkpoints": f"s3a://{BUCKET}/checkpoints"},
         "s3": {"bucket": BUCKET, "port": PORT, "embedded": True, "heap_mb": 128},
     })  # fmt: skip
-    layout = artifacts.Layout(settings.paths, settings.versions)
-    if not any(layout.s3proxy_jars.glob("*.jar")):
-        pytest.skip("no s3proxy jars: run `gamelake setup` with an s3 profile")
-    handle = s3.handle(settings)
-    mp = pytest.MonkeyPatch()
-    # pyarrow's S3 client reads the pair from the environment, like every client here.
-    for name, value in CREDS.as_env().items():
-        mp.setenv(name, value)
-    started = time.monotonic()
-    s3.start(settings, CREDS)
-    try:
-        process.wait_until(
-            lambda: s3.is_healthy(s3.BIND_HOST, PORT),
-            60,
-            alive=lambda: handle.pid() is not None,
-            what="s3proxy",
-            log_file=handle.log_file,
-        )
-        print(f"s3proxy healthy after {time.monotonic() - started:.1f}s")
-        yield settings
-    finally:
-        process.stop(handle)
-        mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        # pyarrow's S3 client reads the pair from the environment, like every client here.
+        for name, value in CREDS.as_env().items():
+            mp.setenv(name, value)
+        with running_s3proxy(settings, CREDS):
+            yield settings
 
 
 def _put(location, text: str) -> None:

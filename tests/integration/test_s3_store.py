@@ -9,15 +9,15 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from gamelake.config import Settings, load_settings
-from gamelake.runtime import artifacts, process, s3
+from gamelake.runtime import s3
 from gamelake.spark import submit_env, write_submit_properties
+from tests.integration.s3_store import running_s3proxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
@@ -46,19 +46,6 @@ spark.stop()
 """
 
 
-def _ensure_jars(settings: Settings) -> None:
-    """Resolve the s3a and s3proxy jars if this machine's setup has not (a local profile's)."""
-    layout = artifacts.Layout(settings.paths, settings.versions)
-    missing = [
-        p
-        for p in artifacts.optional_profiles(settings)
-        if not any((layout.paths.jars / p).glob("*.jar"))
-    ]
-    with tempfile.TemporaryDirectory(dir=layout.paths.home, prefix="resolve-") as tmp:
-        for profile in missing:
-            artifacts.install_jars(layout, profile, Path(tmp))
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Settings:
     """A running s3proxy on PORT with the bucket, serving a folder of this test's own."""
@@ -69,22 +56,8 @@ def store(tmp_path_factory) -> Settings:
         "spark": {"master": "local[1]", "driver_memory": "768m"},
         "s3": {"bucket": BUCKET, "port": PORT, "embedded": True, "heap_mb": 192},
     })  # fmt: skip
-    _ensure_jars(settings)
-    handle = s3.handle(settings)
-    started = time.monotonic()
-    s3.start(settings, CREDS)
-    try:
-        process.wait_until(
-            lambda: s3.is_healthy(s3.BIND_HOST, PORT),
-            60,
-            alive=lambda: handle.pid() is not None,
-            what="s3proxy",
-            log_file=handle.log_file,
-        )
-        print(f"s3proxy healthy after {time.monotonic() - started:.1f}s")
+    with running_s3proxy(settings, CREDS):
         yield settings
-    finally:
-        process.stop(handle)
 
 
 def _fs(secret: str = CREDS.secret_key):

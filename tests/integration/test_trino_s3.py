@@ -20,7 +20,7 @@ from gamelake import trino_client
 from gamelake.config import Settings, load_settings
 from gamelake.runtime import process, s3, trino, trino_auth
 from gamelake.spark import submit_env, write_submit_properties
-from tests.integration.optional_jars import ensure_optional_jars
+from tests.integration.s3_store import running_s3proxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
@@ -78,38 +78,27 @@ def s3_lake(settings: Settings, tmp_path_factory):
     """s3proxy with a lake of two tables Spark wrote over S3A, and a Trino on it, healthy."""
     work = tmp_path_factory.mktemp("trino-s3")
     private = _private(settings, work / "state")
-    ensure_optional_jars(private)  # s3a, s3proxy
     creds = s3.credentials({}, private.s3)  # the embedded store's test pair
     env = {**os.environ, **creds.as_env()}
-    handles = [s3.handle(private), trino.handle(private)]
-    try:
-        started = time.monotonic()
-        s3.start(private, creds)
-        process.wait_until(
-            lambda: s3.is_healthy(s3.BIND_HOST, S3_PORT), 60,
-            alive=lambda: handles[0].pid() is not None, what="s3proxy",
-            log_file=handles[0].log_file,
-        )  # fmt: skip
-        print(f"s3proxy healthy in {time.monotonic() - started:.1f}s")
-        # Trino starts in the background while Spark writes the tables.
-        trino_started = time.monotonic()
-        trino.start(private, env)
-        started = time.monotonic()
-        _write_tables(private, env, work)
-        print(f"spark-submit wrote the tables in {time.monotonic() - started:.1f}s")
-        cert = trino_auth.cert_file(private.trino.auth_dir)
-        process.wait_until(
-            lambda: trino.is_healthy(private.trino.url, cert), private.trino.start_timeout_s,
-            alive=lambda: handles[1].pid() is not None, what="trino",
-            log_file=handles[1].log_file,
-        )  # fmt: skip
-        print(f"Trino healthy {time.monotonic() - trino_started:.1f}s after its start")
-        yield private, creds
-    finally:
-        for h in reversed(handles):
-            process.stop(h)
-        survivors = [h.name for h in handles if h.pid() is not None]
-        assert survivors == [], f"still running after stop: {survivors}"
+    handle = trino.handle(private)
+    with running_s3proxy(private, creds):
+        try:
+            # Trino starts in the background while Spark writes the tables.
+            trino_started = time.monotonic()
+            trino.start(private, env)
+            started = time.monotonic()
+            _write_tables(private, env, work)
+            print(f"spark-submit wrote the tables in {time.monotonic() - started:.1f}s")
+            cert = trino_auth.cert_file(private.trino.auth_dir)
+            process.wait_until(
+                lambda: trino.is_healthy(private.trino.url, cert), private.trino.start_timeout_s,
+                alive=lambda: handle.pid() is not None, what="trino", log_file=handle.log_file,
+            )  # fmt: skip
+            print(f"Trino healthy {time.monotonic() - trino_started:.1f}s after its start")
+            yield private, creds
+        finally:
+            process.stop(handle)
+            assert handle.pid() is None, "Trino still running after stop"
 
 
 def test_register_and_query_the_s3_lake_through_trino(s3_lake, monkeypatch):
