@@ -38,6 +38,42 @@ def s3a_conf(s3: S3Settings) -> dict[str, str]:
     }
 
 
+# Settings every profile shares: logging, time zone, code cache, JSON keys, stream state, Delta
+# writes. A profile's spark.extra overrides any of them.
+TUNING: dict[str, str] = {
+    # Stage progress bars are carriage-return noise in a job's log; batches log themselves.
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    # A gated silver micro-batch generates ~260 classes (nine families' plans and their
+    # rules): with the default cache of 100, ~255 were compiled again every batch
+    # (CodegenMetrics); with 1000, ~23 (the batch's own literals).
+    "spark.sql.codegen.cache.maxEntries": "1000",
+    # JSON with a repeated key: the last one wins, as in most JSON parsers.
+    "spark.sql.mapKeyDedupPolicy": "LAST_WIN",
+    "spark.sql.variant.allowDuplicateKeys": "true",
+    # Stream state (re-send dedup, gold windows) in RocksDB, off the JVM heap: in the
+    # default in-memory store a 10M-event backlog's event ids outgrew a 2 GB driver.
+    # A checkpoint keeps the store it was started with.
+    "spark.sql.streaming.stateStore.providerClass": (
+        "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+    ),
+    "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+    "spark.sql.streaming.stateStore.rocksdb.boundedMemoryUsage": "true",
+    "spark.sql.streaming.stateStore.rocksdb.maxMemoryUsageMB": "256",
+    # Streams append small batches: coalesce files on write and compact behind them.
+    "spark.databricks.delta.optimizeWrite.enabled": "true",
+    "spark.databricks.delta.autoCompact.enabled": "true",
+    # Unset, Delta 4.4 counts every file as small, so once a partition holds 50 files of
+    # any size, each append runs a compaction that finds one small file to merge.
+    # Half the compaction target (128 MB), Delta's own default for the bin size.
+    "spark.databricks.delta.autoCompact.minFileSize": str(64 * 1024 * 1024),
+    # A checkpoint (2.5-4 s here) every 10 commits is a tax of ~0.3 s per micro-batch
+    # commit; 50 (Snowplow's loader's choice) keeps the log replay short for readers.
+    # Applies to tables created from now on.
+    "spark.databricks.delta.properties.defaults.checkpointInterval": "50",
+}
+
+
 def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     """Spark properties for `app_name` under this profile: Delta, explicit jars, sizes."""
     s = settings.spark
@@ -58,36 +94,7 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         # 10,000 tasks: 53 s instead of 16 s for a test VACUUM of a few small tables.
         "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(s.shuffle_partitions),
         "spark.ui.enabled": str(s.ui_enabled).lower(),
-        # Stage progress bars are carriage-return noise in a job's log; batches log themselves.
-        "spark.ui.showConsoleProgress": "false",
-        "spark.sql.session.timeZone": "UTC",
-        # A gated silver micro-batch generates ~260 classes (nine families' plans and their
-        # rules): with the default cache of 100, ~255 were compiled again every batch
-        # (CodegenMetrics); with 1000, ~23 (the batch's own literals).
-        "spark.sql.codegen.cache.maxEntries": "1000",
-        # JSON with a repeated key: the last one wins, as in most JSON parsers.
-        "spark.sql.mapKeyDedupPolicy": "LAST_WIN",
-        "spark.sql.variant.allowDuplicateKeys": "true",
-        # Stream state (re-send dedup, gold windows) in RocksDB, off the JVM heap: in the
-        # default in-memory store a 10M-event backlog's event ids outgrew a 2 GB driver.
-        # A checkpoint keeps the store it was started with.
-        "spark.sql.streaming.stateStore.providerClass": (
-            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
-        ),
-        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
-        "spark.sql.streaming.stateStore.rocksdb.boundedMemoryUsage": "true",
-        "spark.sql.streaming.stateStore.rocksdb.maxMemoryUsageMB": "256",
-        # Streams append small batches: coalesce files on write and compact behind them.
-        "spark.databricks.delta.optimizeWrite.enabled": "true",
-        "spark.databricks.delta.autoCompact.enabled": "true",
-        # Unset, Delta 4.4 counts every file as small, so once a partition holds 50 files of
-        # any size, each append runs a compaction that finds one small file to merge.
-        # Half the compaction target (128 MB), Delta's own default for the bin size.
-        "spark.databricks.delta.autoCompact.minFileSize": str(64 * 1024 * 1024),
-        # A checkpoint (2.5-4 s here) every 10 commits is a tax of ~0.3 s per micro-batch
-        # commit; 50 (Snowplow's loader's choice) keeps the log replay short for readers.
-        # Applies to tables created from now on.
-        "spark.databricks.delta.properties.defaults.checkpointInterval": "50",
+        **TUNING,
         # Executors and the driver run this interpreter, which has gamelake installed.
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
