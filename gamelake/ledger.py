@@ -25,7 +25,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 
 from gamelake import lakefs
-from gamelake.conventions import DELTA_LOG
+from gamelake.conventions import DELTA_LOG, is_delta_table
 from gamelake.io import delta_append
 
 log = logging.getLogger(__name__)
@@ -105,8 +105,7 @@ def last_committed_batch(table: Path, app_id: str, born_ms: int | None = None) -
     Reads commits newest first and stops at the first that names the app (a handler commits
     its batches in order) or, given the app's birth time, at commits older than the app.
     """
-    log_dir = table / DELTA_LOG
-    if not lakefs.is_dir(log_dir):
+    if not is_delta_table(table):
         return -1
     for read, (_version, commit) in enumerate(_commits_newest_first(table), start=1):
         try:
@@ -119,7 +118,7 @@ def last_committed_batch(table: Path, app_id: str, born_ms: int | None = None) -
             log.debug("%s: app %s last committed batch %d (%d commits read)", table, app_id,
                       batch, read)  # fmt: skip
             return batch
-    found = _checksum_txn(log_dir, app_id)
+    found = _checksum_txn(table / DELTA_LOG, app_id)
     return -1 if found is None else found
 
 
