@@ -21,6 +21,7 @@ from gamelake.ops import reset
 from gamelake.ops.offsets import checkpoint_offsets
 from gamelake.runtime import s3
 from gamelake.streams import app_born_ms, checkpoint_app_id
+from tests.delta_log import ADD, info, write_commit
 from tests.integration.s3_store import running_s3proxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
@@ -51,21 +52,6 @@ def _put(location, text: str) -> None:
     assert lakefs.create_if_absent(location, text)
 
 
-def _commit(table, version: int, *actions: dict) -> None:
-    lines = [json.dumps(a, separators=(",", ":")) for a in actions]
-    _put(table / "_delta_log" / f"{version:020d}.json", "\n".join(lines) + "\n")
-
-
-def _info(ts: int, user_metadata: str | None = None) -> dict:
-    info: dict = {"timestamp": ts, "operation": "WRITE"}
-    if user_metadata is not None:
-        info["userMetadata"] = user_metadata
-    return {"commitInfo": info}
-
-
-ADD = {"add": {"path": "part-0.parquet", "size": 1, "dataChange": True}}
-
-
 def test_the_locations_carry_the_profiles_store(store):
     assert store.paths.lake.store == store.s3
     assert (table_path(store.paths.lake, "silver", "a")).store == store.s3
@@ -74,12 +60,12 @@ def test_the_locations_carry_the_profiles_store(store):
 def test_tables_are_found_and_their_commits_read_from_object_storage(store):
     lake = store.paths.lake
     a, b = table_path(lake, "silver", "a"), table_path(lake, "silver", "b")
-    _commit(a, 0, _info(1_000, batch_tag("silver.a", 0)), ADD)
-    _commit(a, 1, _info(2_000, batch_tag("silver.x", 9)), ADD)
-    _commit(a, 2, _info(3_000, batch_tag("silver.a", 1)), ADD)
+    write_commit(a / "_delta_log", 0, info(1_000, batch_tag("silver.a", 0)), ADD)
+    write_commit(a / "_delta_log", 1, info(2_000, batch_tag("silver.x", 9)), ADD)
+    write_commit(a / "_delta_log", 2, info(3_000, batch_tag("silver.a", 1)), ADD)
     _put(b / "part-0.parquet", "written, never committed")
     _put(lake / "silver" / "notes.txt", "an object beside the tables, never probed below")
-    _commit(table_path(lake, "gold", "c"), 0, _info(1_000), ADD)
+    write_commit(table_path(lake, "gold", "c") / "_delta_log", 0, info(1_000), ADD)
     assert find_delta_tables(lake, ("bronze", "silver", "gold")) == [
         ("gold", "c"),
         ("silver", "a"),
@@ -97,7 +83,7 @@ def test_tables_are_found_and_their_commits_read_from_object_storage(store):
 
 def test_the_checksum_answers_when_the_commits_are_gone(store):
     t = table_path(store.paths.lake, "silver", "crc")
-    _commit(t, 30, _info(1_000), ADD)
+    write_commit(t / "_delta_log", 30, info(1_000), ADD)
     crc = {"setTransactions": [{"appId": "silver.a", "version": 7, "lastUpdated": 1}]}
     _put(t / "_delta_log" / f"{30:020d}.crc", json.dumps(crc))
     assert last_committed_batch(t, "silver.a") == 7

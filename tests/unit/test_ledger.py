@@ -5,30 +5,15 @@ from __future__ import annotations
 import json
 
 from gamelake.ledger import BatchLedger, append_batch, batch_tag, last_committed_batch
-
-
-def _commit(log_dir, version: int, *actions: dict) -> None:
-    log_dir.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps(a, separators=(",", ":")) for a in actions]
-    (log_dir / f"{version:020d}.json").write_text("\n".join(lines) + "\n")
-
-
-def _info(ts: int, user_metadata: str | None = None) -> dict:
-    info: dict = {"timestamp": ts, "operation": "WRITE"}
-    if user_metadata is not None:
-        info["userMetadata"] = user_metadata
-    return {"commitInfo": info}
-
-
-ADD = {"add": {"path": "part-0.parquet", "size": 1, "dataChange": True}}
+from tests.delta_log import ADD, info, write_commit
 
 
 def test_the_newest_commit_of_the_app_names_its_last_batch(tmp_path):
     log_dir = tmp_path / "t" / "_delta_log"
-    _commit(log_dir, 0, _info(1_000, batch_tag("silver.a", 0)), ADD)
-    _commit(log_dir, 1, _info(2_000, batch_tag("silver.b", 9)), ADD)  # another app
-    _commit(log_dir, 2, _info(3_000, batch_tag("silver.a", 1)), ADD)
-    _commit(log_dir, 3, _info(4_000), {"remove": {"path": "x"}})  # a compaction
+    write_commit(log_dir, 0, info(1_000, batch_tag("silver.a", 0)), ADD)
+    write_commit(log_dir, 1, info(2_000, batch_tag("silver.b", 9)), ADD)  # another app
+    write_commit(log_dir, 2, info(3_000, batch_tag("silver.a", 1)), ADD)
+    write_commit(log_dir, 3, info(4_000), {"remove": {"path": "x"}})  # a compaction
     assert last_committed_batch(tmp_path / "t", "silver.a") == 1
     assert last_committed_batch(tmp_path / "t", "silver.b") == 9
     assert last_committed_batch(tmp_path / "t", "silver.c") == -1
@@ -37,15 +22,15 @@ def test_the_newest_commit_of_the_app_names_its_last_batch(tmp_path):
 def test_commits_of_deltas_txn_scheme_count_too(tmp_path):
     """Lakes written before the ledger carry the batch as a txn action."""
     log_dir = tmp_path / "t" / "_delta_log"
-    _commit(log_dir, 0, _info(1_000), {"txn": {"appId": "silver.a", "version": 4}}, ADD)
-    _commit(log_dir, 1, _info(2_000, "not json, someone's note"), ADD)
+    write_commit(log_dir, 0, info(1_000), {"txn": {"appId": "silver.a", "version": 4}}, ADD)
+    write_commit(log_dir, 1, info(2_000, "not json, someone's note"), ADD)
     assert last_committed_batch(tmp_path / "t", "silver.a") == 4
 
 
 def test_without_commits_left_the_checksums_transactions_answer(tmp_path):
     """Log cleanup may have removed the JSON of an app's last txn commit: the .crc keeps it."""
     log_dir = tmp_path / "t" / "_delta_log"
-    _commit(log_dir, 30, _info(1_000), ADD)
+    write_commit(log_dir, 30, info(1_000), ADD)
     crc = {"setTransactions": [{"appId": "silver.a", "version": 7, "lastUpdated": 1}]}
     (log_dir / f"{30:020d}.crc").write_text(json.dumps(crc))
     assert last_committed_batch(tmp_path / "t", "silver.a") == 7
@@ -53,8 +38,8 @@ def test_without_commits_left_the_checksums_transactions_answer(tmp_path):
 
 def test_the_scan_stops_at_commits_older_than_the_app(tmp_path):
     log_dir = tmp_path / "t" / "_delta_log"
-    _commit(log_dir, 0, _info(1_000, batch_tag("silver.a", 3)), ADD)  # an impostor, long ago
-    _commit(log_dir, 1, _info(10_000_000), ADD)
+    write_commit(log_dir, 0, info(1_000, batch_tag("silver.a", 3)), ADD)  # an impostor, long ago
+    write_commit(log_dir, 1, info(10_000_000), ADD)
     assert last_committed_batch(tmp_path / "t", "silver.a", born_ms=5_000_000) == -1
     assert last_committed_batch(tmp_path / "t", "silver.a") == 3
 
