@@ -11,7 +11,10 @@ simplest version of each part of gamelake's ingest, measured in the same run.
 Ratios are gamelake's ingest events/s (bench/results/ingest.json, end to end and in batches)
 over each baseline's. Writes bench/results/baselines.json.
 
-    .venv/bin/python -m bench baselines [--events 200000] [--env local]
+    .venv/bin/python -m bench baselines [--events N] [--env local]
+
+--events defaults to the event count of bench/results/ingest.json, so that a run right after
+`bench ingest` compares the same events; a ratio over other counts is flagged in the output.
 """
 
 from __future__ import annotations
@@ -164,6 +167,9 @@ def kafka_baseline(settings, contracts: dict[str, Contract], events: int) -> dic
     }
 
 
+DEFAULT_EVENTS = 200_000
+
+
 def ratios(ingest: dict[str, Any] | None, baselines: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """gamelake's ingest events/s over each baseline's (end to end and time in batches)."""
     if not ingest:
@@ -182,7 +188,12 @@ def ratios(ingest: dict[str, Any] | None, baselines: dict[str, dict[str, Any]]) 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench baselines", description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help="events to generate (default: those of bench/results/ingest.json, else 200000)",
+    )
     parser.add_argument("--env", default=os.environ.get("GAMELAKE_ENV", "local"))
     parser.add_argument(
         "--skip",
@@ -192,6 +203,9 @@ def main(argv: list[str]) -> None:
         help="leave a baseline out",
     )
     args = parser.parse_args(argv)
+    ingest_file = RESULTS / "ingest.json"
+    ingest = json.loads(ingest_file.read_text()) if ingest_file.exists() else None
+    events = args.events or (ingest or {}).get("events") or DEFAULT_EVENTS
 
     settings = load_settings(args.env)
     contracts = load_contracts(settings.paths.conf / "contracts")
@@ -199,7 +213,7 @@ def main(argv: list[str]) -> None:
     measured: dict[str, dict[str, Any]] = {}
     try:
         started = time.perf_counter()
-        counts = write_jsonl(contracts, args.events, area / "jsonl")
+        counts = write_jsonl(contracts, events, area / "jsonl")
         print(
             f"wrote {sum(counts.values())} events as JSONL in "
             f"{time.perf_counter() - started:.1f} s",
@@ -211,7 +225,7 @@ def main(argv: list[str]) -> None:
             )
             print("duckdb:", measured["duckdb_read_json_to_parquet"], flush=True)
         if "kafka" not in args.skip:
-            measured["kafka_consume"] = kafka_baseline(settings, contracts, args.events)
+            measured["kafka_consume"] = kafka_baseline(settings, contracts, events)
             print("kafka:", measured["kafka_consume"], flush=True)
         if "spark" not in args.skip:
             measured["spark_jsonl_to_parquet"] = spark_baseline(
@@ -221,8 +235,10 @@ def main(argv: list[str]) -> None:
     finally:
         shutil.rmtree(area, ignore_errors=True)
 
-    ingest_file = RESULTS / "ingest.json"
-    ingest = json.loads(ingest_file.read_text()) if ingest_file.exists() else None
+    same_events = bool(ingest) and ingest.get("events") == events
+    if ingest and not same_events:
+        print(f"note: ingest.json measured {ingest.get('events')} events, these baselines "
+              f"{events}: the ratios compare different runs' sizes", flush=True)  # fmt: skip
     result = {
         "benchmark": "baselines",
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -236,6 +252,7 @@ def main(argv: list[str]) -> None:
         if ingest
         else None,
         "ratio_gamelake_to_baseline": ratios(ingest, measured),
+        "same_events_as_ingest": same_events,
         "settings": {
             "env": args.env,
             "cpus": os.cpu_count(),
