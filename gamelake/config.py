@@ -172,13 +172,17 @@ class SparkSettings:
 @dataclasses.dataclass(frozen=True)
 class StreamSettings:
     """Upper bounds of one micro-batch (None: no bound), so a backlog is taken in bites the
-    driver's memory holds instead of one batch of everything."""
+    driver's memory holds instead of one batch of everything; and streaming gold's cadence."""
 
     # Kafka records per bronze micro-batch.
     max_offsets_per_trigger: int | None = None
     # Bytes of Delta files per micro-batch of a stream reading Delta (silver, streaming gold),
     # in Spark's size syntax ("16m"); a soft bound: a batch takes at least one file.
     max_bytes_per_trigger: str | None = None
+    # How often the streaming gold queries run when streaming, in Spark's interval syntax
+    # ("1 minute"); each micro-batch of each of them is a fixed cost beside silver's.
+    # None: the streams' own interval (--trigger-interval).
+    gold_interval: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

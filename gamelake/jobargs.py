@@ -101,3 +101,14 @@ def add_gate_args(parser: argparse.ArgumentParser) -> None:
         help="skip the quality gates of conf/rules (nothing is checked or recorded in "
         "ops.dq_results; for measurements and emergencies)",
     )
+
+
+def add_gold_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--gold-trigger-interval",
+        default=None,
+        help="micro-batch interval of the streaming gold queries when running continuously, "
+        "e.g. '1 minute': each gold batch is a fixed cost, so a slower cadence leaves the "
+        "driver to silver (default: the profile's streams.gold_interval, else "
+        "--trigger-interval; ignored with --once)",
+    )

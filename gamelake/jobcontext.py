@@ -58,6 +58,12 @@ def stream_options(args: argparse.Namespace, bounds: StreamSettings) -> StreamOp
     )
 
 
+def gold_interval(args: argparse.Namespace, streams: StreamSettings) -> str | None:
+    """The streaming gold queries' trigger interval: the command line's, else the profile's;
+    None: the streams' own."""
+    return getattr(args, "gold_trigger_interval", None) or streams.gold_interval
+
+
 @dataclasses.dataclass(frozen=True)
 class JobContext:
     """Everything a streaming job needs, resolved from its arguments and the profile."""
@@ -69,10 +75,19 @@ class JobContext:
     topic_pattern: str
     checkpoints: Path
     options: StreamOptions
+    # Streaming gold's trigger interval when it differs from options.interval.
+    gold_interval: str | None = None
 
     @property
     def lake(self) -> Path:
         return self.settings.paths.lake
+
+    @property
+    def gold_options(self) -> StreamOptions:
+        """The streaming gold queries' options: the streams', at gold's own interval."""
+        if self.gold_interval is None:
+            return self.options
+        return dataclasses.replace(self.options, interval=self.gold_interval)
 
     @property
     def rejects_family(self) -> str:
@@ -109,4 +124,5 @@ def resolve(args: argparse.Namespace) -> JobContext:
             else settings.paths.checkpoints
         ),
         options=stream_options(args, settings.streams),
+        gold_interval=gold_interval(args, settings.streams),
     )

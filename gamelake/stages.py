@@ -20,7 +20,13 @@ from gamelake.jobcontext import JobContext
 from gamelake.jobgates import warm_up
 from gamelake.progress import ProgressRecorder
 from gamelake.spark import build_session
-from gamelake.streams import StreamOptions, checkpoint_app_id, start_bronze, start_silver
+from gamelake.streams import (
+    StreamOptions,
+    app_born_ms,
+    checkpoint_app_id,
+    start_bronze,
+    start_silver,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +75,15 @@ class Stages:
         """Start the streaming gold tables whose silver source exists and that `running` lacks
         (added to it)."""
         job, started = self.job, []
+        options = job.gold_options
         self.spark.conf.set(gold_streaming.NO_DATA_BATCHES_CONF, "false")
         for stream in gold_streaming.ready_streams(job.lake, running):
             checkpoint = job.checkpoints / "gold" / stream.table
             query = gold_streaming.start_gold_stream(
                 self.spark, stream, job.lake, checkpoint,
                 checkpoint_app_id(checkpoint, f"gold.{stream.table}"),
-                job.options.once, job.options.interval, job.options.max_files_per_trigger,
-                job.options.max_bytes_per_trigger,
+                options.once, options.interval, options.max_files_per_trigger,
+                options.max_bytes_per_trigger, app_born_ms(checkpoint),
             )  # fmt: skip
             running[stream.table] = query
             started.append(query)

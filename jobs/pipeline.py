@@ -8,7 +8,8 @@ With --once the stages run one after the other, so silver sees everything bronze
 gold everything silver wrote; the last stage (gold_batch) rebuilds the batch gold tables.
 Silver batches and batch gold tables pass the quality gates of conf/rules (--no-gates: not).
 Otherwise the streams run side by side until stopped: a gold stream starts once its silver
-table exists, and batch gold is rebuilt every --gold-batch-every seconds.
+table exists and runs every --gold-trigger-interval (default: --trigger-interval), and batch
+gold is rebuilt every --gold-batch-every seconds.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     jobargs.add_kafka_args(parser)
     jobargs.add_silver_args(parser)
     jobargs.add_gate_args(parser)
+    jobargs.add_gold_args(parser)
     parser.add_argument("--stages", default=",".join(STAGES),
                         help=f"comma list of stages to run, of {', '.join(STAGES)}")  # fmt: skip
     parser.add_argument("--gold-batch-every", type=float, default=600.0,

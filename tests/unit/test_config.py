@@ -89,3 +89,16 @@ def test_a_profile_without_stream_bounds_has_none(root, tmp_path):
     )
     bounds = load_settings("bare", tmp_path).streams
     assert (bounds.max_offsets_per_trigger, bounds.max_bytes_per_trigger) == (None, None)
+
+
+def test_gold_runs_at_its_own_interval_from_the_flag_or_the_profile(root):
+    """--gold-trigger-interval wins over the profile's streams.gold_interval; neither: the
+    streams' interval (None)."""
+    from gamelake.jobcontext import gold_interval
+    from jobs import pipeline
+
+    profile = load_settings("local", root, {"streams": {"gold_interval": "30 seconds"}}).streams
+    flag = pipeline.parse_args(["--gold-trigger-interval", "1 minute"])
+    assert gold_interval(flag, profile) == "1 minute"
+    assert gold_interval(pipeline.parse_args([]), profile) == "30 seconds"
+    assert gold_interval(pipeline.parse_args([]), load_settings("local", root).streams) is None

@@ -1,10 +1,18 @@
-"""Streaming gold transforms on tiny frames, and the MERGE sink's idempotence per batch id."""
+"""Streaming gold transforms on tiny frames, the sinks' idempotence per batch id, and the
+gold queries' cadence."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from types import SimpleNamespace
 
 from gamelake.gold import streaming
+from gamelake.io import trigger_kwargs, write_delta_batch
+from gamelake.jobcontext import JobContext
+from gamelake.ledger import BatchLedger, batch_tag
+from gamelake.stages import Stages
+from gamelake.streams import StreamOptions
 
 T0 = dt.datetime(2024, 6, 1, 0, 0, 0)
 
@@ -98,6 +106,95 @@ def test_merge_batch_upserts_and_skips_a_replayed_batch(spark, tmp_path):
     assert rows == {"a": 5, "b": 1, "c": 1}
 
 
+def last_commit(table) -> dict[str, dict]:
+    """The actions of the Delta table's newest commit, by kind (one of each kept)."""
+    log_dir = table / "_delta_log"
+    newest = max(log_dir.glob("*.json"))
+    return {k: v for line in newest.read_text().splitlines() for k, v in json.loads(line).items()}
+
+
+def test_a_merge_commit_carries_its_batch_tag_and_a_restart_skips_the_batch(spark, tmp_path):
+    path, schema, app = tmp_path / "gold" / "t", "k string, v long", "gamelake.gold.t.0a1b"
+    ledger = BatchLedger()
+    assert streaming.merge_batch(spark.createDataFrame([("a", 1)], schema), path, ("k",), app, 0,
+                                 ledger)  # fmt: skip
+    assert streaming.merge_batch(
+        spark.createDataFrame([("a", 2), ("b", 1)], schema), path, ("k",), app, 1, ledger
+    )
+    commit = last_commit(path)
+    assert commit["commitInfo"]["operation"] == "MERGE"
+    assert commit["commitInfo"]["userMetadata"] == batch_tag(app, 1)
+    assert "txn" not in commit  # no SetTransaction: no state rebuild on the next commit
+    assert spark.conf.get(streaming.USER_METADATA_CONF, None) is None  # not left for others
+    # A restarted process has a new ledger: it knows the batch from the log alone.
+    replay = spark.createDataFrame([("a", 9)], schema)
+    assert not streaming.merge_batch(replay, path, ("k",), app, 1, BatchLedger())
+    assert streaming.merge_batch(replay, path, ("k",), app, 2, BatchLedger())
+    assert dict(spark.read.format("delta").load(str(path)).collect()) == {"a": 9, "b": 1}
+
+
+def test_gold_tables_written_with_deltas_txn_scheme_still_count(spark, tmp_path):
+    """Gold tables from before the ledger: the first batch appended and later ones MERGEd
+    with txnAppId/txnVersion; a replay of their last batch is still skipped."""
+    from delta.tables import DeltaTable
+
+    path, schema = tmp_path / "gold" / "t", "k string, v long"
+    app = "gamelake.gold.player_kd_5m.5f0c9e"  # as checkpoint_app_id names a gold app
+    write_delta_batch(spark.createDataFrame([("a", 1)], schema), path, (), app, 0)
+    spark.conf.set("spark.databricks.delta.write.txnAppId", app)
+    spark.conf.set("spark.databricks.delta.write.txnVersion", "1")
+    try:
+        DeltaTable.forPath(spark, str(path)).alias("t").merge(
+            spark.createDataFrame([("a", 2)], schema).alias("s"), "t.k = s.k"
+        ).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
+    finally:
+        spark.conf.unset("spark.databricks.delta.write.txnAppId")
+        spark.conf.unset("spark.databricks.delta.write.txnVersion")
+    replay = spark.createDataFrame([("a", 9)], schema)
+    assert not streaming.merge_batch(replay, path, ("k",), app, 1, BatchLedger())
+    assert dict(spark.read.format("delta").load(str(path)).collect()) == {"a": 2}
+
+
+ACTIVITY = (
+    "event_id string, player_id long, room_id long, points int, coord_x int, coord_y int, "
+    "activity_at timestamp, ingested_at timestamp"
+)
+
+
+def test_enriched_activity_is_appended_once_per_batch_with_its_tag(spark, tmp_path):
+    lake, app = tmp_path / "lake", "gamelake.gold.player_activity_enriched.77"
+    batch = spark.createDataFrame([("a1", 1, 10, 100, 1, 2, at(0), at(0))], ACTIVITY)
+    handler = streaming.make_enrich_handler(lake, app)  # no silver rooms or players yet
+    handler(batch, 0)
+    handler(batch, 0)  # a replay in the same process
+    target = lake / "gold" / "player_activity_enriched"
+    assert last_commit(target)["commitInfo"]["userMetadata"] == batch_tag(app, 0)
+    streaming.make_enrich_handler(lake, app)(batch, 0)  # a replay after a restart
+    rows = spark.read.format("delta").load(str(target)).collect()
+    assert [(r["event_id"], r["room_name"]) for r in rows] == [("a1", None)]
+
+
+def test_gold_queries_trigger_at_the_gold_interval_unless_run_once(monkeypatch, tmp_path):
+    started = []
+    monkeypatch.setattr(streaming, "ready_streams", lambda lake, running: [
+        streaming.GOLD_STREAMS["player_kd_5m"]])  # fmt: skip
+    monkeypatch.setattr(streaming, "start_gold_stream", lambda *a: started.append(a) or a)
+    spark = SimpleNamespace(conf=SimpleNamespace(set=lambda k, v: None))
+    settings = SimpleNamespace(paths=SimpleNamespace(lake=tmp_path / "lake"))
+
+    def trigger(once: bool, gold_interval: str | None) -> dict:
+        options = StreamOptions(once=once, interval="10 seconds", max_bytes_per_trigger="16m")
+        job = JobContext(settings, None, {}, "", "", tmp_path / "ckpt", options, gold_interval)
+        Stages(spark, job).gold({})
+        _spark, _stream, _lake, _ckpt, _app, once, interval, _files, max_bytes, born = started[-1]
+        assert max_bytes == "16m" and born is not None  # the rest as the streams' options
+        return trigger_kwargs(once, interval)
+
+    assert trigger(False, "1 minute") == {"processingTime": "1 minute"}
+    assert trigger(False, None) == {"processingTime": "10 seconds"}  # unset: as before
+    assert trigger(True, "1 minute") == {"availableNow": True}
+
+
 def test_a_gold_stream_updates_windows_across_batches(spark, tmp_path):
     lake = tmp_path / "lake"
     silver = lake / "silver" / "telemetry"
@@ -122,3 +219,8 @@ def test_a_gold_stream_updates_windows_across_batches(spark, tmp_path):
     rows = {(r["player_id"], r["window_start"]): (r["kills"], r["deaths"]) for r in out.collect()}
     # The first window was updated in place (MERGE), not appended twice.
     assert rows == {("a", at(0)): (2, 1), ("b", at(300)): (1, 0)}
+    # Set in the query's own session, the batch tag reaches the MERGE's commit (its batch id
+    # is Spark's: no-data batches count too).
+    info = last_commit(lake / "gold" / "player_kd_5m")["commitInfo"]
+    assert info["operation"] == "MERGE"
+    assert json.loads(info["userMetadata"])["gamelake.batch"]["app"] == "app"
