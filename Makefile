@@ -85,7 +85,7 @@ bench-summary: $(STAMP) ## Rebuild bench/results/SUMMARY.md and plots from the J
 test-faults: setup ## Fault injection, ~25 min (10 SIGKILLs, broker/Trino restart, unwritable lake, hostile input)
 	GAMELAKE_ENV=test $(BIN)/pytest tests/integration/test_faults.py -m faults -q
 
-test-cluster: setup ## Scale-out parts on real services, ~3 min: s3proxy, s3a lake, Trino over S3, Spark standalone, 2 Kafka brokers
+test-cluster: setup ## Scale-out on real services, ~25 min: each part, then issue 22's 200k-event run (oracle over S3, a worker killed, maintain)
 	GAMELAKE_ENV=test $(BIN)/pytest tests/integration -m cluster -q
 
 clean-lake: ## Stop services and delete the lake, checkpoints and service data (keeps downloads)

@@ -225,15 +225,29 @@ def alive_workers(master_state: Mapping[str, Any]) -> int:
     return sum(1 for w in master_state.get("workers") or () if w.get("state") == "ALIVE")
 
 
-def master_state(settings: Settings, timeout_s: float = 3.0) -> dict[str, Any] | None:
-    """The master's state from its web UI's JSON, or None while it does not answer."""
+def _ui_json(url: str, timeout_s: float) -> dict[str, Any] | None:
+    """A daemon's state from its web UI's JSON, or None while it does not answer."""
     # Straight to loopback, whatever proxy the environment names for HTTP.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with opener.open(f"{master_ui_url(settings)}/json/", timeout=timeout_s) as r:
+        with opener.open(url, timeout=timeout_s) as r:
             return json.load(r)
     except (urllib.error.URLError, OSError, ValueError):
         return None
+
+
+def master_state(settings: Settings, timeout_s: float = 3.0) -> dict[str, Any] | None:
+    """The master's state (workers, applications) from its web UI, or None while it does not
+    answer."""
+    return _ui_json(f"{master_ui_url(settings)}/json/", timeout_s)
+
+
+def worker_state(settings: Settings, worker: int, timeout_s: float = 3.0) -> dict[str, Any] | None:
+    """Worker `worker`'s state (its running and finished executors, each with its app id) from
+    its web UI, or None while it does not answer."""
+    host, _ = master_address(settings)
+    port = worker_ui_port(cluster_settings(settings), worker)
+    return _ui_json(f"http://{host}:{port}/json/", timeout_s)
 
 
 def is_healthy(settings: Settings) -> bool:

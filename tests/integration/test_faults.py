@@ -13,13 +13,11 @@ anyone else's work on the same stack (`pgrep -fa pytest`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import time
 import uuid
@@ -33,10 +31,11 @@ from gamelake.contracts import load_contracts
 from gamelake.conventions import table_path
 from gamelake.generator import GeneratorOptions, generate
 from gamelake.runtime import stack
-from gamelake.spark import submit_command, submit_env
+from gamelake.spark import submit_command
 from tests.faults_corpus import hostile_values
 from tests.integration.conftest import LAKE_RUN_EVENTS, LAKE_RUN_OPTIONS, LakeRun
-from tests.integration.jobrun import run_to_end
+from tests.integration.jobrun import kill, run_to_end, start, wait_for_log
+from tests.integration.lake_compare import assert_same_lake, delta_tables
 from tests.kafka_records import produce
 
 pytestmark = pytest.mark.integration
@@ -46,66 +45,6 @@ STAGES = ["--stages", "bronze,silver"]
 # reads (about 20 bronze batches); silver then takes the profile's micro-batches.
 SMALL_KAFKA_READS = ["--max-offsets-per-trigger", "300"]
 KILLS = 10
-# Processing time columns: the only ones allowed to differ between two runs of one input.
-VOLATILE = {"ingested_at", "ingest_date", "quarantined_at", "recorded_at"}
-
-
-def delta_tables(lake: Path, layer: str) -> list[str]:
-    folder = lake / layer
-    if not folder.is_dir():
-        return []
-    return sorted(p.name for p in folder.iterdir() if (p / "_delta_log").is_dir())
-
-
-def rows_as_json(spark, path: Path, leave_out: frozenset[str] = frozenset()):
-    """A table's rows as JSON text without the processing-time columns (a multiset)."""
-    df = spark.read.format("delta").load(str(path))
-    cols = sorted(c for c in df.columns if c not in VOLATILE | leave_out)
-    return df.select(F.to_json(F.struct(*cols)).alias("row"))
-
-
-def assert_same_lake(spark, clean: Path, other: Path) -> None:
-    """Silver, quarantine and bronze of `other` hold exactly the rows of `clean`."""
-    assert delta_tables(other, "silver") == delta_tables(clean, "silver")
-    tables = [("silver", t) for t in delta_tables(clean, "silver")]
-    tables += [("ops", "quarantine"), ("bronze", "events")]
-    for layer, name in tables:
-        # Which Kafka copy of a re-sent event silver keeps depends on batch boundaries; the
-        # copies are byte-equal, so silver compares on everything but that lineage.
-        lineage = frozenset({"kafka_partition", "kafka_offset"} if layer == "silver" else ())
-        a = rows_as_json(spark, table_path(clean, layer, name), lineage)
-        b = rows_as_json(spark, table_path(other, layer, name), lineage)
-        # Equal as multisets: nothing missing, nothing extra (a row twice is one extra).
-        missing, extra = a.exceptAll(b).count(), b.exceptAll(a).count()
-        assert (missing, extra) == (0, 0), (
-            f"{layer}.{name}: {missing} rows of the clean run missing, {extra} rows it has not"
-        )
-
-
-def start(cmd: list[str], log: Path) -> subprocess.Popen:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        return subprocess.Popen(cmd, env=submit_env(dict(os.environ)), stdout=out, stderr=out,
-                                start_new_session=True)  # fmt: skip
-
-
-def wait_for_log(log: Path, text: str, proc: subprocess.Popen, timeout_s: float,
-                 after: int = 0) -> bool:  # fmt: skip
-    """True once `text` appears in the log past byte `after`; False if the job ended first."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if text in log.read_text(errors="replace")[after:]:
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.5)
-    raise AssertionError(f"no {text!r} in {log} after {timeout_s:.0f}s")
-
-
-def kill(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
 
 
 # --- (a) SIGKILL the driver at random points of a 200k-event run -------------------------------
