@@ -64,12 +64,8 @@ def kafka_dir(settings: Settings, node: Node | None = None) -> Path:
 def handle(settings: Settings, node: Node | None = None) -> process.ServiceHandle:
     """The pid and log of a node (default: the first, the combined node or the controller)."""
     node = node or nodes(settings)[0]
-    return process.ServiceHandle(
-        name=node.name,
-        pid_file=settings.paths.run / f"{node.name}.pid",
-        log_file=settings.paths.logs / f"{node.name}.log",
-        marker=str(kafka_dir(settings, node) / "server.properties"),
-    )
+    marker = str(kafka_dir(settings, node) / "server.properties")
+    return process.ServiceHandle.named(node.name, settings.paths.run, settings.paths.logs, marker)
 
 
 def handles(settings: Settings) -> list[process.ServiceHandle]:

@@ -25,6 +25,11 @@ class ServiceHandle:
     log_file: Path
     marker: str
 
+    @classmethod
+    def named(cls, name: str, run_dir: Path, logs_dir: Path, marker: str) -> ServiceHandle:
+        """The handle of service `name`: `<run_dir>/<name>.pid` and `<logs_dir>/<name>.log`."""
+        return cls(name, run_dir / f"{name}.pid", logs_dir / f"{name}.log", marker)
+
     def pid(self) -> int | None:
         """The pid of the running service, or None (stale pid files are removed)."""
         try:

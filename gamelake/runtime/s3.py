@@ -74,12 +74,8 @@ def _s3(settings: Settings) -> S3Settings:
 
 
 def handle(settings: Settings) -> process.ServiceHandle:
-    return process.ServiceHandle(
-        name="s3proxy",
-        pid_file=settings.paths.run / "s3proxy.pid",
-        log_file=settings.paths.logs / "s3proxy.log",
-        marker=str(s3_dir(settings) / "s3proxy.conf"),
-    )
+    marker = str(s3_dir(settings) / "s3proxy.conf")
+    return process.ServiceHandle.named("s3proxy", settings.paths.run, settings.paths.logs, marker)
 
 
 def proxy_properties(s3: S3Settings, basedir: Path, creds: Credentials) -> str:

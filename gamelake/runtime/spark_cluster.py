@@ -78,22 +78,18 @@ def worker_dir(settings: Settings, worker: int) -> Path:
 
 
 def master_handle(settings: Settings) -> process.ServiceHandle:
-    return process.ServiceHandle(
-        name="spark-master",
-        pid_file=settings.paths.run / "spark-master.pid",
-        log_file=settings.paths.logs / "spark-master.log",
-        marker=str(cluster_dir(settings) / "master.conf"),
+    marker = str(cluster_dir(settings) / "master.conf")
+    return process.ServiceHandle.named(
+        "spark-master", settings.paths.run, settings.paths.logs, marker
     )
 
 
 def worker_handle(settings: Settings, worker: int) -> process.ServiceHandle:
     """Worker `worker` (from 1)'s pid file and log; its marker is its own work dir."""
-    return process.ServiceHandle(
-        name=f"spark-worker-{worker}",
-        pid_file=settings.paths.run / f"spark-worker-{worker}.pid",
-        log_file=settings.paths.logs / f"spark-worker-{worker}.log",
-        # "worker-1/work" is no part of "worker-10/work".
-        marker=str(worker_dir(settings, worker) / "work"),
+    # "worker-1/work" is no part of "worker-10/work".
+    marker = str(worker_dir(settings, worker) / "work")
+    return process.ServiceHandle.named(
+        f"spark-worker-{worker}", settings.paths.run, settings.paths.logs, marker
     )
 
 

@@ -31,12 +31,8 @@ def trino_dir(settings: Settings) -> Path:
 
 
 def handle(settings: Settings) -> process.ServiceHandle:
-    return process.ServiceHandle(
-        name="trino",
-        pid_file=settings.paths.run / "trino.pid",
-        log_file=settings.paths.logs / "trino.log",
-        marker=str(trino_dir(settings) / "etc"),
-    )
+    marker = str(trino_dir(settings) / "etc")
+    return process.ServiceHandle.named("trino", settings.paths.run, settings.paths.logs, marker)
 
 
 # --- access control (file-based; rules from conf/trino/access.yaml) --------------------------
