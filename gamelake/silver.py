@@ -28,11 +28,13 @@ DATETIME_MICROS = "yyyy-MM-dd HH:mm:ss.SSSSSS"
 JSON_OPTIONS = {"allowSingleQuotes": "false", "allowNonNumericNumbers": "false"}
 _MEMBER_MAP = "map<string,variant>"
 _PARSED = "_e"
-# The members of the record's JSON object, and of each nested object, as maps of variants:
-# parsed once per row and shared by every rule that needs raw values (type, drift, identity).
-# A variant keeps the JSON kind of each value, which the typed parse loses (Spark reads
-# 12345 into a string field as "12345").
-_MEMBERS = "_m"
+# The record's JSON object as one variant, parsed once per row and shared by every rule that
+# needs raw values (type, drift, identity); fields are read from it by path. A variant keeps
+# the JSON kind of each value, which the typed parse loses (Spark reads 12345 into a string
+# field as "12345"). One variant holds its keys once: a map of variants per object (the
+# earlier design) repeated them in every member and was ~2.5x the record's text, paid again
+# by the dedup shuffle and the batch's cache.
+_RECORD = "_v"
 # JSON kinds (as schema_of_variant names them) that a typed parse accepts but the contract's
 # JSON Schema does not: a string field holds a JSON string; money is a JSON number.
 _NUMBER_KINDS = ("TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE")
@@ -73,13 +75,15 @@ class Rule:
     message: Column
 
 
-def _members_column(path: Sequence[str]) -> str:
-    return _MEMBERS if not path else _MEMBERS + "__" + "__".join(path)
+def _json_path(path: Sequence[str]) -> str:
+    """A variant path to a field, e.g. $['match']['map_id']."""
+    assert all("'" not in key for key in path), path
+    return "$" + "".join(f"['{key}']" for key in path)
 
 
 def _member(path: Sequence[str]) -> Column:
-    """A field's value as a variant (null when absent), from its parent's member map."""
-    return F.col(_members_column(path[:-1]))[path[-1]]
+    """A field's value as a variant (null when absent), read from the record's variant."""
+    return F.try_variant_get(F.col(_RECORD), _json_path(path), "variant")
 
 
 def _raw(path: Sequence[str]) -> Column:
@@ -136,6 +140,11 @@ def _nested_object(member: Column) -> Column:
     return F.try_variant_get(member, "$", _MEMBER_MAP)
 
 
+def _is_object(value: Column) -> Column:
+    """True where a variant holds a JSON object (an empty struct reads any object, and only one)."""
+    return F.try_variant_get(value, "$", "struct<>").isNotNull()
+
+
 # Spark's JSON readers stop after the first value and ignore whatever follows it
 # ('{"a":1}}' parses), so the text is read as the array [text, END]: trailing content either
 # breaks the array or adds elements, and only a lone value followed by END is strict JSON.
@@ -143,12 +152,13 @@ _END = "gamelake:end-of-record"
 
 
 def json_object(text: Column) -> Column:
-    """The members of a strict JSON object (nothing after it) as a map of variants, else null."""
+    """A strict JSON object (nothing after it) as a variant, else null."""
     items = F.from_json(
         F.concat(F.lit("["), text, F.lit(f',"{_END}"]')), "array<variant>", JSON_OPTIONS
     )
     alone = (F.size(items) == 2) & (F.get(items, 1).cast("string") == F.lit(_END))
-    return F.when(alone, _nested_object(F.get(items, 0)))
+    first = F.get(items, 0)
+    return F.when(alone & _is_object(first), first)
 
 
 DEDUP_KEY = "_dedup_key"
@@ -168,20 +178,20 @@ def with_event_id(bronze: DataFrame) -> DataFrame:
     derived = F.sha2(F.concat(F.col("family").cast("binary"), F.lit(b"\x00"), F.col("value")), 256)
     event_id = F.coalesce(declared, derived)
     kafka_place = F.concat_ws("/", "topic", "kafka_partition", "kafka_offset")
-    # The member map travels on to silver, so a record's JSON is split into members once.
-    return with_members(bronze).withColumns(
+    # The record's variant travels on to silver, so its JSON is parsed once.
+    return with_record(bronze).withColumns(
         {
             "event_id": event_id,
-            DEDUP_KEY: F.when(F.col(_MEMBERS).isNotNull(), event_id).otherwise(kafka_place),
+            DEDUP_KEY: F.when(F.col(_RECORD).isNotNull(), event_id).otherwise(kafka_place),
         }
     )
 
 
-def with_members(rows: DataFrame) -> DataFrame:
-    """Rows plus `_m`, the record's top-level JSON members (null when not a strict object)."""
-    if _MEMBERS in rows.columns:
+def with_record(rows: DataFrame) -> DataFrame:
+    """Rows plus `_v`, the record's JSON object as a variant (null when not a strict object)."""
+    if _RECORD in rows.columns:
         return rows
-    return rows.withColumn(_MEMBERS, json_object(raw_text(F.col("value"))))
+    return rows.withColumn(_RECORD, json_object(raw_text(F.col("value"))))
 
 
 def parse_time(col: Column, fmt: str) -> Column:
@@ -270,7 +280,7 @@ def contract_rules(contract: Contract) -> list[Rule]:
 def parse_rules() -> list[Rule]:
     """Rules that stop a record before its fields can be checked."""
     text = F.col("_text")
-    not_object = F.col(_MEMBERS).isNull()
+    not_object = F.col(_RECORD).isNull()
     # Lenient JSON that is not an object: an array, a scalar, null.
     other_json = F.get_json_object(text, "$").isNotNull() | (F.trim(text) == "null")
     looks_like_object = F.ltrim(text).startswith("{")
@@ -314,19 +324,6 @@ def _object_levels(contract: Contract) -> list[tuple[tuple[str, ...], Sequence[F
     return levels + [(f.path, f.fields) for f in contract.walk() if f.type == "struct"]
 
 
-def with_nested_members(rows: DataFrame, contract: Contract) -> DataFrame:
-    """Rows plus a member map per nested struct of the contract, each read from its parent's
-    variant (no second parse of the text)."""
-    nested = {
-        _members_column(path): _nested_object(_member(path))
-        for path, _ in _object_levels(contract)[1:]
-    }
-    # Parents before children: each map is a column the next level reads.
-    for name, col in nested.items():
-        rows = rows.withColumn(name, col)
-    return rows
-
-
 @per_contract
 def rescued_data(contract: Contract) -> Column:
     """JSON of the fields the contract does not declare ({"path.key": value}), or null.
@@ -336,7 +333,8 @@ def rescued_data(contract: Contract) -> Column:
     """
     maps = []
     for path, fields in _object_levels(contract):
-        unknown = F.map_filter(F.col(_members_column(path)), _not_in(_known_keys(fields)))
+        members = _nested_object(_member(path) if path else F.col(_RECORD))
+        unknown = F.map_filter(members, _not_in(_known_keys(fields)))
         as_text = F.transform_values(unknown, lambda _key, value: value.cast("string"))
         maps.append(F.transform_keys(as_text, _prefixed(".".join(path) + "." if path else "")))
     merged = F.map_concat(*[F.coalesce(m, F.create_map().cast("map<string,string>")) for m in maps])
@@ -348,22 +346,18 @@ def parse_family(bronze: DataFrame, contract: Contract) -> DataFrame:
 
     A row with an empty `_reasons` array satisfies its contract.
     """
-    rows = with_members(bronze.where(F.col("family") == contract.family)).withColumn(
+    rows = with_record(bronze.where(F.col("family") == contract.family)).withColumn(
         "_text", raw_text(F.col("value"))
     )
-    rows = with_nested_members(rows, contract).withColumn(
-        _PARSED, F.from_json("_text", contract.spark_schema(), JSON_OPTIONS)
-    )
-    # Drift is read from the member maps here, so that callers may drop the maps (the bulk
-    # of a parsed row) before caching it: see `scratch_columns`.
+    rows = rows.withColumn(_PARSED, F.from_json("_text", contract.spark_schema(), JSON_OPTIONS))
+    # Drift is read from the record's variant here, so that callers may drop it before
+    # caching the parsed rows: see `scratch_columns`.
     return rows.withColumns({**_reason_columns(contract), RESCUED: rescued_data(contract)})
 
 
-def scratch_columns(contract: Contract) -> list[str]:
-    """Columns of `parse_family` output that nothing after it reads: the text and the
-    member maps (spent once the reasons and rescued data are known), the dedup key."""
-    maps = [_members_column(path) for path, _ in _object_levels(contract)]
-    return ["_text", DEDUP_KEY, *maps]
+# Columns of `parse_family` output that nothing after it reads: the text and the record's
+# variant (spent once the reasons and rescued data are known), the dedup key.
+SCRATCH_COLUMNS = ("_text", DEDUP_KEY, _RECORD)
 
 
 @per_contract
