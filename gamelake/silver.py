@@ -35,6 +35,10 @@ _PARSED = "_e"
 # earlier design) repeated them in every member and was ~2.5x the record's text, paid again
 # by the dedup shuffle and the batch's cache.
 _RECORD = "_v"
+# Each object level of the contract (the record, then every nested struct) as a struct of
+# variants, one per declared field: one walk of the object per row serves every rule of the
+# level (looking each field up by path walked the object once per rule).
+_LEVEL = "_s"
 # JSON kinds (as schema_of_variant names them) that a typed parse accepts but the contract's
 # JSON Schema does not: a string field holds a JSON string; money is a JSON number.
 _NUMBER_KINDS = ("TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE")
@@ -75,15 +79,20 @@ class Rule:
     message: Column
 
 
-def _json_path(path: Sequence[str]) -> str:
-    """A variant path to a field, e.g. $['match']['map_id']."""
-    assert all("'" not in key for key in path), path
-    return "$" + "".join(f"['{key}']" for key in path)
+def _record_member(name: str) -> Column:
+    """A top-level field's value as a variant (null when absent), from the record's variant."""
+    assert "'" not in name, name
+    return F.try_variant_get(F.col(_RECORD), f"$['{name}']", "variant")
+
+
+def _level_column(path: Sequence[str]) -> str:
+    return _LEVEL if not path else _LEVEL + "__" + "__".join(path)
 
 
 def _member(path: Sequence[str]) -> Column:
-    """A field's value as a variant (null when absent), read from the record's variant."""
-    return F.try_variant_get(F.col(_RECORD), _json_path(path), "variant")
+    """A declared field's value as a variant (null when absent), from its level's struct
+    (`with_levels`)."""
+    return F.col(_level_column(path[:-1])).getField(path[-1])
 
 
 def _raw(path: Sequence[str]) -> Column:
@@ -173,7 +182,7 @@ def with_event_id(bronze: DataFrame) -> DataFrame:
     a JSON object has no identity at all (two identical "502 Bad Gateway" bodies may be two
     failures), so it is never deduplicated: its key is its place in Kafka.
     """
-    given = _member(("event_id",))
+    given = _record_member("event_id")
     declared = F.when(_is_json_string(given), given.cast("string"))
     derived = F.sha2(F.concat(F.col("family").cast("binary"), F.lit(b"\x00"), F.col("value")), 256)
     event_id = F.coalesce(declared, derived)
@@ -300,7 +309,8 @@ def parse_rules() -> list[Rule]:
 
 
 def _first_failing(rules: list[Rule]) -> tuple[Column, Column]:
-    """(rule names, messages) of the violated rules, as arrays."""
+    """(rule names, messages) of the violated rules, as arrays (messages are worth building
+    only where names is not empty: see `_reason_columns`)."""
     names = F.array_compact(F.array(*[F.when(r.violated, F.lit(r.name)) for r in rules]))
     messages = F.array_compact(F.array(*[F.when(r.violated, r.message) for r in rules]))
     return names, messages
@@ -341,6 +351,20 @@ def rescued_data(contract: Contract) -> Column:
     return F.when(F.size(merged) > 0, F.to_json(merged))
 
 
+def with_levels(rows: DataFrame, contract: Contract) -> DataFrame:
+    """Rows (with `_v`) plus a struct of variants per object level of the contract, null where
+    that level is not a JSON object. An object with other keys still casts: undeclared keys
+    are drift, read by `rescued_data` from the variant itself."""
+    for path, fields in _object_levels(contract):
+        declared = ", ".join(f"`{f.name}`: variant" for f in fields)
+        parent = F.col(_RECORD) if not path else _member(path)
+        # Parents first: each level reads its parent's struct.
+        rows = rows.withColumn(
+            _level_column(path), F.try_variant_get(parent, "$", f"struct<{declared}>")
+        )
+    return rows
+
+
 def parse_family(bronze: DataFrame, contract: Contract) -> DataFrame:
     """One family's bronze rows (with event_id), parsed into `_e`, with `_rules`/`_reasons`.
 
@@ -349,28 +373,41 @@ def parse_family(bronze: DataFrame, contract: Contract) -> DataFrame:
     rows = with_record(bronze.where(F.col("family") == contract.family)).withColumn(
         "_text", raw_text(F.col("value"))
     )
-    rows = rows.withColumn(_PARSED, F.from_json("_text", contract.spark_schema(), JSON_OPTIONS))
+    rows = with_levels(rows, contract).withColumn(
+        _PARSED, F.from_json("_text", contract.spark_schema(), JSON_OPTIONS)
+    )
+    failed, reasons = _reason_columns(contract)
+    # `_rules` first, in a projection of its own: `_reasons` then builds the messages of the
+    # failing rows only, instead of evaluating every rule a second time on every row.
     # Drift is read from the record's variant here, so that callers may drop it before
     # caching the parsed rows: see `scratch_columns`.
-    return rows.withColumns({**_reason_columns(contract), RESCUED: rescued_data(contract)})
+    return rows.withColumn("_rules", failed).withColumns(
+        {"_reasons": reasons, RESCUED: rescued_data(contract)}
+    )
 
 
-# Columns of `parse_family` output that nothing after it reads: the text and the record's
-# variant (spent once the reasons and rescued data are known), the dedup key.
-SCRATCH_COLUMNS = ("_text", DEDUP_KEY, _RECORD)
+def scratch_columns(contract: Contract) -> list[str]:
+    """Columns of `parse_family` output that nothing after it reads: the text, the record's
+    variant and its level structs (spent once the reasons and rescued data are known), the
+    dedup key."""
+    levels = [_level_column(path) for path, _ in _object_levels(contract)]
+    return ["_text", DEDUP_KEY, _RECORD, *levels]
 
 
 @per_contract
-def _reason_columns(contract: Contract) -> dict[str, Column]:
-    """`_rules` and `_reasons` of parse_family: the failed rules' names and messages."""
+def _reason_columns(contract: Contract) -> tuple[Column, Column]:
+    """`_rules` and `_reasons` of parse_family: the failed rules' names, and their messages
+    (read from `_rules`, so they are built for failing rows only)."""
     p_names, p_messages = _first_failing(parse_rules())
     c_names, c_messages = _first_failing(contract_rules(contract))
     # Contract rules mean nothing for a payload that did not parse: report the parse rule only.
     unparsed = F.size(p_names) > 0
-    return {
-        "_rules": F.when(unparsed, p_names).otherwise(c_names),
-        "_reasons": F.when(unparsed, p_messages).otherwise(c_messages),
-    }
+    return (
+        F.when(unparsed, p_names).otherwise(c_names),
+        F.when(F.size("_rules") == 0, F.array().cast("array<string>"))
+        .when(unparsed, p_messages)
+        .otherwise(c_messages),
+    )
 
 
 def _mask(col: Column) -> Column:

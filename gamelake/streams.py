@@ -39,9 +39,9 @@ from gamelake.silver import (
     DEDUP_KEY,
     QUARANTINE_PARTITION_BY,
     QUARANTINE_TABLE,
-    SCRATCH_COLUMNS,
     SILVER_PARTITION_BY,
     parse_family,
+    scratch_columns,
     to_children,
     to_quarantine,
     to_silver,
@@ -161,7 +161,7 @@ def write_silver_batch(
             parsed = {f: gate.rows(p, contracts[f]) for f, p in parsed.items()}
         # What is spent once the reasons are known is not worth caching: the member maps
         # were most of a cached row (a 100k-row batch: parse phase 20 s -> see bench).
-        parsed = {f: p.drop(*SCRATCH_COLUMNS).persist() for f, p in parsed.items()}
+        parsed = {f: p.drop(*scratch_columns(contracts[f])).persist() for f, p in parsed.items()}
         # Counting fills the caches, before the gate and the writes read them; the gate's
         # row-rule counts ride along in the same jobs.
         extra = {f: gate.count_columns(contracts[f]) for f in parsed} if gate is not None else {}
