@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import subprocess
 import time
@@ -34,6 +35,22 @@ def logged_batches(log: str, queries: tuple[str, ...] = ()) -> list[dict]:
         for m in BATCH_LINE.finditer(log)
         if int(m.group(3)) and (not queries or m.group(1) in queries)
     ]  # fmt: skip
+
+
+# The silver handler's per-batch line (gamelake.streams): where a batch's time went.
+_SILVER_PHASES = re.compile(
+    r"silver batch (\d+): .*?\(read\+dedup (\d+), parse\+row rules (\d+), "
+    r"batch rules\+quarantine (\d+), \d+ writes (\d+)\)"
+)
+_PHASE_NAMES = ("read_dedup_ms", "parse_row_rules_ms", "batch_rules_quarantine_ms", "writes_ms")
+
+
+def silver_phases(log: str) -> dict[int, dict[str, int]]:
+    """Per silver batch id in a job's log: milliseconds of each phase of the handler."""
+    return {
+        int(m.group(1)): dict(zip(_PHASE_NAMES, map(int, m.group(2, 3, 4, 5)), strict=True))
+        for m in _SILVER_PHASES.finditer(log)
+    }
 
 
 def batch_digest(log: str) -> dict[str, dict]:

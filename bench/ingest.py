@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench._jobs import logged_batches, run_job
+from bench._jobs import logged_batches, run_job, silver_phases
 from bench._rss import RssSampler
 from gamelake import kafka_io, shards
 from gamelake.config import load_settings
@@ -64,8 +64,9 @@ def run_stage(settings, stage: str, prefix: str, area: Path, extra: list[str]) -
         log_file,
     )  # fmt: skip
     log = log_file.read_text()
+    phases = silver_phases(log) if stage == "silver" else {}
     batches = [
-        {k: b[k] for k in ("batch", "rows", "ms")}
+        {**{k: b[k] for k in ("batch", "rows", "ms")}, **phases.get(b["batch"], {})}
         for b in logged_batches(log, ("bronze_events", "silver"))
     ]
     done = _DONE_LINE.search(log)

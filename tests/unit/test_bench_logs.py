@@ -1,6 +1,6 @@
 """The benchmarks' reading of a job's log: micro-batches per query."""
 
-from bench._jobs import batch_digest, logged_batches
+from bench._jobs import batch_digest, logged_batches, silver_phases
 
 LOG = """\
 INFO gamelake.progress: bronze_events batch 0: 500 rows in 2400 ms, Kafka lag 0
@@ -29,3 +29,15 @@ def test_the_digest_sums_rows_and_time_per_query():
         "batches": 2, "rows": 600, "ms_total": 14200, "ms_median": 7100, "ms_max": 9100
     }  # fmt: skip
     assert batch_digest("") == {}
+
+
+def test_the_silver_handler_line_gives_each_batch_its_phases():
+    line = (
+        "INFO gamelake.streams: silver batch 3: 96950 rows in, 91991 to silver, 4959 "
+        "quarantined, 20980 ms (read+dedup 1434, parse+row rules 12942, batch "
+        "rules+quarantine 1855, 13 writes 4748)\n"
+    )
+    assert silver_phases(LOG + line) == {
+        3: {"read_dedup_ms": 1434, "parse_row_rules_ms": 12942,
+            "batch_rules_quarantine_ms": 1855, "writes_ms": 4748},
+    }  # fmt: skip
