@@ -159,8 +159,8 @@ def write_silver_batch(
         if gate is not None:
             # Failed drop rules join the contract's reasons: to_silver/to_quarantine route them.
             parsed = {f: gate.rows(p, contracts[f]) for f, p in parsed.items()}
-        # What is spent once the reasons are known is not worth caching: the member maps
-        # were most of a cached row (a 100k-row batch: parse phase 20 s -> see bench).
+        # What is spent once the reasons are known is not worth caching: the record's variant
+        # and its level structs are most of a parsed row (docs/hot-path.md).
         parsed = {f: p.drop(*scratch_columns(contracts[f])).persist() for f, p in parsed.items()}
         # Counting fills the caches, before the gate and the writes read them; the gate's
         # row-rule counts ride along in the same jobs.
