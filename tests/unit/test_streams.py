@@ -57,3 +57,29 @@ def test_a_batch_lands_in_silver_and_quarantine_once(spark, contracts, tmp_path)
         assert count(spark, lake, "silver", family) == 1
     assert count(spark, lake, "ops", "quarantine") == 2
     assert count(spark, lake, "ops", "stream_progress") == len(written)
+
+
+def test_the_handler_leaves_the_session_conf_as_it_found_it(spark, contracts, tmp_path):
+    """The handler runs its jobs without adaptive execution, in as many shuffle partitions as
+    the batch is read in; the session it was handed keeps its own settings."""
+    before = {k: spark.conf.get(k) for k in ("spark.sql.adaptive.enabled",
+                                             "spark.sql.shuffle.partitions")}  # fmt: skip
+    kwargs = dict(contracts=contracts, lake=tmp_path / "lake", app_id="t", rejects_family="_r")
+    write_silver_batch(batch(spark), 0, **kwargs)
+    assert {k: spark.conf.get(k) for k in before} == before
+
+
+def test_session_conf_sets_for_the_block_then_restores_or_unsets(spark):
+    from gamelake.spark import session_conf
+
+    unset_key = "spark.gamelake.test.unset"
+    partitions = spark.conf.get("spark.sql.shuffle.partitions")
+    with (
+        pytest.raises(RuntimeError),
+        session_conf(spark, {"spark.sql.shuffle.partitions": "7", unset_key: "x"}),
+    ):
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "7"
+        assert spark.conf.get(unset_key) == "x"
+        raise RuntimeError("a failing batch restores the conf too")
+    assert spark.conf.get("spark.sql.shuffle.partitions") == partitions
+    assert spark.conf.get(unset_key, None) is None
