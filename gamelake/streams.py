@@ -162,10 +162,18 @@ def write_silver_batch(
         parsed, counted = _parse_families(batch, {f: contracts[f] for f in present}, gate)
         parsed_at = time.monotonic()
         valid_counts = {f: int(row[VALID] or 0) for f, row in counted.items()}
+        with_valid = [f for f in present if valid_counts.get(f, 0)]
+        with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+            # Planning the outputs is analysis of their expressions too: side by side.
+            planned = pool.map(
+                _outputs, [parsed[f] for f in with_valid], [contracts[f] for f in with_valid]
+            )
+            outputs = dict(zip(with_valid, planned, strict=True))
         writes: list[_TableWrite] = []
         if gate is not None:
             spark = batch.sparkSession
-            results = gate.judge(spark, parsed, contracts, counted)
+            silver = {f: tables[f] for f, tables in outputs.items()}
+            results = gate.judge(spark, parsed, contracts, counted, silver)
             # Before any write: a failed fail-rule raises, the batch stays uncommitted.
             gate.verdict(spark, batch_id, results)
             if results:
@@ -179,14 +187,9 @@ def write_silver_batch(
         # most of their caches, and the quarantine write then parsed every family again
         # (11 s instead of 1 s for a 50k-row batch). Side by side, like the counts.
         with_rejects = [f for f in present if per_family[f] - valid_counts.get(f, 0)]
-        with_valid = [f for f in present if valid_counts.get(f, 0)]
         with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
             rejected = list(pool.map(_quarantined, [parsed[f] for f in with_rejects]))
-            # Planning the outputs is analysis of their expressions too: side by side.
-            outputs = pool.map(
-                _outputs, [parsed[f] for f in with_valid], [contracts[f] for f in with_valid]
-            )
-        for family, tables in zip(with_valid, outputs, strict=True):
+        for family, tables in outputs.items():
             for table, out in tables.items():
                 partition_by = SILVER_PARTITION_BY if table == family else ()
                 writes.append(_TableWrite(out, table_path(lake, "silver", table), partition_by,

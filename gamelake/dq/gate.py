@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -250,17 +250,26 @@ class SilverGate:
         gated: Mapping[str, DataFrame],
         contracts: Mapping[str, Contract],
         counted: Mapping[str, Row] | None = None,
+        silver: Mapping[str, DataFrame] | None = None,
     ) -> list[RuleResult]:
         """Every rule's result over one micro-batch (`rows` outputs by family); writes nothing.
 
         `counted`: per family, a row of `count_columns` aggregations already computed (else
-        one job per family counts them). Batch rules are judged from those metrics; a family
-        whose metrics fail a rule or cannot settle one is validated by its GX suite instead.
+        one job per family counts them). `silver`: per family, `to_silver` of its rows as the
+        caller already planned it (planning analyses every silver column, each batch).
+        Batch rules are judged from those metrics; a family whose metrics fail a rule or
+        cannot settle one is validated by its GX suite instead.
         Families' suites and referential checks run side by side: their Spark jobs overlap,
         only GX's validations take turns.
         """
 
         spent: dict[str, str] = {}
+        planned = dict(silver or {})
+
+        def bound_rows(family: str) -> DataFrame:
+            if family not in planned:
+                planned[family] = to_silver(gated[family], contracts[family])
+            return planned[family]
 
         def family_results(family: str) -> list[RuleResult]:
             rules, parsed = self.table_rules(family), gated[family]
@@ -270,13 +279,13 @@ class SilverGate:
             results = _counted_results(rules, *row_rule_values(row, rules))
             if any(r.level != "row" for r in rules):
                 started = time.monotonic()
-                bound = to_silver(parsed, contracts[family])
+                bound = bound_rows(family)
                 native = batch_results(rules, row, int(row[BOUND_ROWS] or 0))
                 passed = native is not None and all(r.passed for r in native)
                 # The suite has the last word (and writes Data Docs) where metrics do not pass.
                 results += native if passed else self.runner.run(bound, rules)
                 suite_at = time.monotonic()
-                results += self.referential(spark, bound, rules, gated, contracts)
+                results += self.referential(spark, bound, rules, gated, bound_rows)
                 spent[family] = (
                     f"{family} {'metrics' if passed else 'suite'} {suite_at - started:.1f} s"
                     f" referential {time.monotonic() - suite_at:.1f} s"
@@ -296,10 +305,11 @@ class SilverGate:
         bound: DataFrame,
         rules: Sequence[Rule],
         gated: Mapping[str, DataFrame],
-        contracts: Mapping[str, Contract],
+        silver_of: Callable[[str], DataFrame],
     ) -> list[RuleResult]:
         """Referential rules over a batch's silver rows: values neither in the reference table
-        nor arriving in the same batch (a room and the activity in it often land together)."""
+        nor arriving in the same batch (a room and the activity in it often land together,
+        read from `silver_of(family)`)."""
         results = []
         for r in (r for r in rules if r.level == "referential"):
             layer, table = str(r.ref_table).split(".", 1)
@@ -307,7 +317,7 @@ class SilverGate:
             known = self.references.known(spark, path, str(r.ref_column))
             arriving: set[str] = set()
             if layer == "silver" and table in gated:
-                arriving = key_values(to_silver(gated[table], contracts[table]), str(r.ref_column))
+                arriving = key_values(silver_of(table), str(r.ref_column))
             evaluated, unexpected = unknown_values(bound, str(r.column), known, arriving)
             results.append(unexpected_result(r, unexpected, evaluated))
         return results
