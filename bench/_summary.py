@@ -322,6 +322,20 @@ def generator(r: dict[str, Any], plt) -> tuple[str, str | None]:
     ), None
 
 
+def microbatch(r: dict[str, Any], plt) -> tuple[str, str | None]:
+    rows = [
+        [s["rows_per_batch"], s["batches"], s["gated"], s["handler_median_s"], s["handler_max_s"],
+         s["bare_median_s"], s["ratio_bare_over_handler"], s["handler_events_per_s"]]
+        for s in r["sizes"]
+    ]  # fmt: skip
+    header = ["rows per batch", "batches", "gated", "handler median s", "handler max s",
+              "Spark's pass median s", "Spark's pass / handler", "handler events/s"]  # fmt: skip
+    return (
+        f"Target: {r.get('target')}. Medians over the batches after the first (which pays "
+        "table creation and code generation).\n\n" + table(header, rows)
+    ), None
+
+
 def generic(r: dict[str, Any], plt) -> tuple[str, str | None]:
     flat = [[k, v] for k, v in r.items() if not isinstance(v, dict | list)]
     return table(["key", "value"], flat), None
@@ -334,6 +348,7 @@ SECTIONS: dict[str, Callable[..., tuple[str, str | None]]] = {
     "gates": gates,
     "baselines": baselines,
     "generator": generator,
+    "microbatch": microbatch,
 }
 _OUT: dict[str, Path] = {}
 

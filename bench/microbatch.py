@@ -170,8 +170,9 @@ def main(argv: list[str]) -> None:
         shutil.rmtree(area, ignore_errors=True)
     out = {
         "scenario": "microbatch",
-        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "load_avg": os.getloadavg(),
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "settings": {"env": args.env, "cpus": os.cpu_count()},
         "target": "a ~1,000-row gated silver batch <= 5 s; handler >= 0.5x the bare pass",
         "sizes": [{k: v for k, v in r.items() if k != "log"} for r in results],
         "logs": {str(r["rows_per_batch"]): r["log"] for r in results},

@@ -1,4 +1,4 @@
-"""The benchmarks' reading of a job's log: micro-batches per query."""
+"""The benchmarks' reading of a job's log (micro-batches per query), and their summary."""
 
 from bench._jobs import batch_digest, logged_batches, silver_phases
 
@@ -41,3 +41,14 @@ def test_the_silver_handler_line_gives_each_batch_its_phases():
         3: {"read_dedup_ms": 1434, "parse_row_rules_ms": 12942,
             "batch_rules_quarantine_ms": 1855, "writes_ms": 4748},
     }  # fmt: skip
+
+
+def test_the_summary_shows_each_microbatch_size_against_sparks_pass():
+    from bench._summary import microbatch
+
+    size = {"rows_per_batch": 1000, "batches": 6, "gated": True, "handler_median_s": 6.69,
+            "handler_max_s": 7.94, "bare_median_s": 1.88, "ratio_bare_over_handler": 0.281,
+            "handler_events_per_s": 149}  # fmt: skip
+    text, png = microbatch({"target": "1,000 rows <= 5 s", "sizes": [size]}, plt=None)
+    assert png is None and "Target: 1,000 rows <= 5 s" in text
+    assert "| 1,000 | 6 | True | 6.69 | 7.94 | 1.88 | 0.281 | 149 |" in text.splitlines()
