@@ -239,10 +239,11 @@ def _handler_conf(partitions: int) -> dict[str, str]:
     """SQL conf of the silver handler's jobs once the batch is read in `partitions`.
 
     Adaptive execution re-plans each of the handler's ~30 jobs at every stage boundary:
-    driver work a small batch pays in full (1,000 rows: 6.4 -> 5.3 s a batch; even at 100k).
-    Its one gain here, fewer shuffle partitions for little data, the handler has already
-    decided: its shuffles get as many partitions as the batch is read in. The batch's own
-    stateful dedup is planned before the handler runs, so its state layout is untouched.
+    driver work a small batch pays in full (1,000 rows: ~6.0 s a batch without it, 6.7-7.3 s
+    with it; neutral at 100k rows). Its one gain here, fewer shuffle partitions for little
+    data, the handler has already decided: its shuffles get as many partitions as the batch
+    is read in. The batch's own stateful dedup is planned before the handler runs, so its
+    state layout is untouched.
     """
     return {"spark.sql.adaptive.enabled": "false", "spark.sql.shuffle.partitions": str(partitions)}
 
@@ -301,7 +302,7 @@ def _parse_families(
     valid-row count (VALID) and the gate's row-rule and batch-metric aggregations.
 
     Each family is planned, cached and counted in a thread of its own. Building a family's
-    plan is the analysis of its rules' expressions, driver work of ~0.1-0.3 s per family and
+    plan is the analysis of its rules' expressions, driver work of ~0.1-0.5 s per family and
     batch whatever the batch's size (docs/hot-path.md): side by side, one family's planning
     overlaps another's job. Each job reads its cached frame directly, which fills the cache;
     a single job over the union of the frames does not (see the quarantine rows).
