@@ -542,6 +542,12 @@ def unknown_family_quarantine(
     return _quarantine_rows(bronze.where(~F.col("family").isin(families)), F.array(rule), reason)
 
 
+def to_tables(parsed: DataFrame, contract: Contract) -> dict[str, DataFrame]:
+    """The valid rows of `parse_family` output by silver table: the family's, then its
+    child tables'."""
+    return {contract.family: to_silver(parsed, contract), **to_children(parsed, contract)}
+
+
 def to_children(parsed: DataFrame, contract: Contract) -> dict[str, DataFrame]:
     """Child rows of each array field with a child table: one row per non-null item."""
     valid = parsed.where(F.size("_reasons") == 0)

@@ -43,9 +43,8 @@ from gamelake.silver import (
     SILVER_PARTITION_BY,
     parse_family,
     scratch_columns,
-    to_children,
     to_quarantine,
-    to_silver,
+    to_tables,
     unknown_family_quarantine,
     with_event_id,
 )
@@ -160,13 +159,15 @@ def write_silver_batch(
         scope.enter_context(session_conf(batch.sparkSession, _handler_conf(partitions)))
         present = [f for f in contracts if f in per_family]
         parsed, counted = _parse_families(batch, {f: contracts[f] for f in present}, gate)
+        for p in parsed.values():
+            scope.callback(p.unpersist)
         parsed_at = time.monotonic()
         valid_counts = {f: int(row[VALID] or 0) for f, row in counted.items()}
         with_valid = [f for f in present if valid_counts.get(f, 0)]
         with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
             # Planning the outputs is analysis of their expressions too: side by side.
             planned = pool.map(
-                _outputs, [parsed[f] for f in with_valid], [contracts[f] for f in with_valid]
+                to_tables, [parsed[f] for f in with_valid], [contracts[f] for f in with_valid]
             )
             outputs = dict(zip(with_valid, planned, strict=True))
         writes: list[_TableWrite] = []
@@ -226,8 +227,6 @@ def write_silver_batch(
             _ms(started, read_at), _ms(read_at, parsed_at), _ms(parsed_at, judged_at),
             len(writes), _ms(judged_at, written_at),
         )  # fmt: skip
-        for p in parsed.values():
-            p.unpersist()
         return written
 
 
@@ -325,11 +324,6 @@ def _parse_families(
     with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
         done = dict(zip(contracts, pool.map(parse, contracts), strict=True))
     return {f: p for f, (p, _) in done.items()}, {f: row for f, (_, row) in done.items()}
-
-
-def _outputs(parsed: DataFrame, contract: Contract) -> dict[str, DataFrame]:
-    """The silver and child tables' rows of one family's cached `parse_family` rows."""
-    return {contract.family: to_silver(parsed, contract), **to_children(parsed, contract)}
 
 
 def _quarantined(parsed: DataFrame) -> DataFrame:

@@ -29,8 +29,7 @@ from gamelake.silver import (
     QUARANTINE_TABLE,
     SILVER_PARTITION_BY,
     parse_family,
-    to_children,
-    to_silver,
+    to_tables,
     with_event_id,
 )
 
@@ -108,8 +107,7 @@ def replay(
                 # Fail-rules judge the replayed rows as a batch, as they would in the stream.
                 gate.check(spark, int(time.time()), {fam: parsed}, contracts)
                 passing = parsed.where(F.size("_reasons") == 0)
-                outputs = {fam: to_silver(parsed, contract), **to_children(parsed, contract)}
-                for table, out in outputs.items():
+                for table, out in to_tables(parsed, contract).items():
                     partition_by = SILVER_PARTITION_BY if table == fam else ()
                     added = _append_new(out, table_path(lake, "silver", table), partition_by)
                     log.info("replay %s: %d rows appended to silver.%s", fam, added, table)
