@@ -548,6 +548,12 @@ def to_tables(parsed: DataFrame, contract: Contract) -> dict[str, DataFrame]:
     return {contract.family: to_silver(parsed, contract), **to_children(parsed, contract)}
 
 
+def partition_columns(table: str, contract: Contract) -> tuple[str, ...]:
+    """The partition columns of a silver table of `contract`: its own table by event type,
+    its child tables (small, keyed by event id) unpartitioned."""
+    return SILVER_PARTITION_BY if table == contract.family else ()
+
+
 def to_children(parsed: DataFrame, contract: Contract) -> dict[str, DataFrame]:
     """Child rows of each array field with a child table: one row per non-null item."""
     valid = parsed.where(F.size("_reasons") == 0)

@@ -40,8 +40,8 @@ from gamelake.silver import (
     DEDUP_KEY,
     QUARANTINE_PARTITION_BY,
     QUARANTINE_TABLE,
-    SILVER_PARTITION_BY,
     parse_family,
+    partition_columns,
     scratch_columns,
     to_quarantine,
     to_tables,
@@ -192,7 +192,7 @@ def write_silver_batch(
             rejected = list(pool.map(_quarantined, [parsed[f] for f in with_rejects]))
         for family, tables in outputs.items():
             for table, out in tables.items():
-                partition_by = SILVER_PARTITION_BY if table == family else ()
+                partition_by = partition_columns(table, contracts[family])
                 writes.append(_TableWrite(out, table_path(lake, "silver", table), partition_by,
                                           f"{app_id}.silver.{table}", many))  # fmt: skip
             written[f"silver.{family}"] = valid_counts[family]

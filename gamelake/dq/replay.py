@@ -27,8 +27,8 @@ from gamelake.conventions import is_delta_table, table_path
 from gamelake.dq.gate import SilverGate
 from gamelake.silver import (
     QUARANTINE_TABLE,
-    SILVER_PARTITION_BY,
     parse_family,
+    partition_columns,
     to_tables,
     with_event_id,
 )
@@ -108,7 +108,7 @@ def replay(
                 gate.check(spark, int(time.time()), {fam: parsed}, contracts)
                 passing = parsed.where(F.size("_reasons") == 0)
                 for table, out in to_tables(parsed, contract).items():
-                    partition_by = SILVER_PARTITION_BY if table == fam else ()
+                    partition_by = partition_columns(table, contract)
                     added = _append_new(out, table_path(lake, "silver", table), partition_by)
                     log.info("replay %s: %d rows appended to silver.%s", fam, added, table)
                 moved = passing.select(F.lit(fam).alias("family"), *KAFKA_COORDINATES).persist()
