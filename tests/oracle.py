@@ -636,13 +636,18 @@ def _(w: World):
 
 @oracle("leaderboards/hot_streakers")
 def _(w: World):
+    buckets = w.buckets()
     per_user = defaultdict(list)
-    for (user, _team, start), (score, events) in w.buckets().items():
+    for (user, _team, start), (score, events) in buckets.items():
         per_user[user].append((start, score, events))
+    # "Right now": the streaks of the last 5 minutes of play (the seed's state TTL).
+    since = max(start for _, _, start in buckets) - dt.timedelta(minutes=5)
     hot = {}
     for user, buckets in per_user.items():
         best = None
         for start, score, events in buckets:
+            if start < since:
+                continue
             recent = [b for b in buckets if start - dt.timedelta(seconds=50) <= b[0] <= start]
             long_avg = sum(b[1] for b in recent) / sum(b[2] for b in recent)
             if long_avg != 0:
@@ -690,9 +695,10 @@ def _(w: World):
 
 @oracle("classic/user_totals")
 def _(w: World):
-    return [
+    rows = [
         {k: t[k] for k in ("user_id", "team_id", "total_score", "events")} for t in w.user_totals()
     ]
+    return top(rows, lambda r: (-r["total_score"], r["user_id"]), 100, "score_rank")
 
 
 @oracle("classic/hourly_team_scores")
@@ -727,9 +733,12 @@ def _(w: World):
     per = Counter()
     for s in w.scores:
         per[(floor_to(s["at"], 3600), s["user_id"])] += s["score"]
+    # The last 24 hours of play: the latest event-time hour and the 23 before it.
+    since = max(h for h, _ in per) - dt.timedelta(hours=23)
     by_hour = defaultdict(list)
     for (h, u), sc in per.items():
-        by_hour[h].append((u, sc))
+        if h >= since:
+            by_hour[h].append((u, sc))
     out = []
     for h, users in by_hour.items():
         mean = _avg([sc for _, sc in users])

@@ -1,5 +1,6 @@
--- Question: Which users score suspiciously high: more than 2.5 times the mean user score in
--- the same event-time hour? (classic)
+-- Question: Which users scored suspiciously high in the last 24 hours of play: more than 2.5
+-- times the mean user score of the same event-time hour? (classic; each hour since the one 24
+-- hours before the latest window)
 with windows as (
     select
         user_id,
@@ -8,12 +9,24 @@ with windows as (
     from gold.user_score_10s
 ),
 
+last_day as (
+    select date_trunc('hour', max(window_start)) - interval '23' hour as since
+    from windows
+),
+
+recent as (
+    select windows.*
+    from windows
+    cross join last_day
+    where windows.window_start >= last_day.since
+),
+
 per_user_hour as (
     select
         user_id,
         date_trunc('hour', window_start) as hour_start,
         sum(score) as score
-    from windows
+    from recent
     group by date_trunc('hour', window_start), user_id
 ),
 
