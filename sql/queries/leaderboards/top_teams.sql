@@ -11,7 +11,8 @@ per_team as (
     select
         team_id,
         sum(total_score) as team_score,
-        count(distinct user_id) as players
+        -- The totals hold one row per user and team: a team's rows are its players.
+        count(*) as players
     from totals
     group by team_id
 ),
