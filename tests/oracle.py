@@ -636,12 +636,12 @@ def _(w: World):
 
 @oracle("leaderboards/hot_streakers")
 def _(w: World):
-    buckets = w.buckets()
+    windows = w.buckets()
     per_user = defaultdict(list)
-    for (user, _team, start), (score, events) in buckets.items():
+    for (user, _team, start), (score, events) in windows.items():
         per_user[user].append((start, score, events))
     # "Right now": the streaks of the last 5 minutes of play (the seed's state TTL).
-    since = max(start for _, _, start in buckets) - dt.timedelta(minutes=5)
+    since = max(start for _, _, start in windows) - dt.timedelta(minutes=5)
     hot = {}
     for user, buckets in per_user.items():
         best = None
