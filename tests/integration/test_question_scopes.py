@@ -2,7 +2,7 @@
 period they name: Trino answers them over hand-made gold rows put in place of the table.
 
 The shared generated lake spans about half an hour of play, so it cannot tell the last 5
-minutes or the last 24 hours from the whole lake; these rows can.
+minutes, the last hour or the last 24 hours from the whole lake; these rows can.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from gamelake.queries import load_query
 
 pytestmark = pytest.mark.integration
 
-WINDOW_COLUMNS = "user_id, team_id, window_start, window_end, score, events"
 LATEST = dt.datetime(2024, 6, 3, 9, 30, tzinfo=dt.UTC)
 
 
@@ -25,18 +24,23 @@ def _ts(at: dt.datetime) -> str:
     return f"timestamp '{at:%Y-%m-%d %H:%M:%S} UTC'"
 
 
+def _over(question: str, table: str, columns: str, rows: list[str]) -> str:
+    """The question's SQL reading `rows` (SQL row literals of `columns`) as gold.`table`."""
+    sql = load_query(project_root() / "sql", question).sql
+    assert sql.count(f"from gold.{table}") == 1
+    values = f"(values {', '.join(rows)}) as {table}({columns})"
+    return sql.replace(f"from gold.{table}", f"from {values}")
+
+
 def _over_windows(question: str, windows: list[tuple[str, dt.datetime, int, int]]) -> str:
     """The question's SQL reading `windows` (user, start, score, events) as gold.user_score_10s."""
-    rows = ", ".join(
+    rows = [
         f"('{user}', 'team_a', {_ts(start)}, {_ts(start + dt.timedelta(seconds=10))}, "
         f"cast({score} as bigint), cast({events} as bigint))"
         for user, start, score, events in windows
-    )
-    sql = load_query(project_root() / "sql", question).sql
-    assert sql.count("from gold.user_score_10s") == 1
-    return sql.replace(
-        "from gold.user_score_10s", f"from (values {rows}) as user_score_10s({WINDOW_COLUMNS})"
-    )
+    ]
+    columns = "user_id, team_id, window_start, window_end, score, events"
+    return _over(question, "user_score_10s", columns, rows)
 
 
 def _before(**delta) -> dt.datetime:
@@ -71,3 +75,20 @@ def test_abuse_detection_keeps_the_last_24_hours(trino_conn):
     ]
     result = trino_client.run(trino_conn, _over_windows("classic/abuse_detection", windows))
     assert [r[1] for r in result.rows] == ["late_cheat"]
+
+
+def test_kd_per_window_keeps_the_last_hour(trino_conn):
+    # (player, minutes before the latest window, kills, deaths): the last hour is the latest
+    # 5-minute window and the 11 before it.
+    windows = [("gone", 60, 9, 1), ("first", 55, 2, 1), ("now", 0, 1, 0)]
+    rows = [
+        f"(cast({i} as bigint), {_ts(_before(minutes=m))}, "
+        f"{_ts(_before(minutes=m - 5))}, cast({k} as bigint), cast({d} as bigint), "
+        f"cast({k / d if d else 'null'} as double))"
+        for i, (_, m, k, d) in enumerate(windows)
+    ]
+    columns = "player_id, window_start, window_end, kills, deaths, kd_ratio"
+    sql = _over("combat/kd_ratio_per_player_5m", "player_kd_5m", columns, rows)
+    result = trino_client.run(trino_conn, sql)
+    # player_id, kills, deaths and K/D of each window kept, oldest first.
+    assert [r[3:] for r in result.rows] == [(1, 2, 1, 2.0), (2, 1, 0, None)]
