@@ -73,7 +73,8 @@ def ingest(r: dict[str, Any], plt) -> tuple[str, str | None]:
     md = [
         f"{r.get('events'):,} events, {r.get('events_per_s'):,} events/s end to end "
         f"({r.get('events_per_s_in_batches') or '-'} in batches; target "
-        f"{r.get('target_events_per_s'):,}).",
+        f"{r.get('target_events_per_s'):,}). Run as: "
+        f"{(r.get('settings') or {}).get('stages', 'one JVM per stage')}.",
         "",
         table(["stage", "seconds", "in batches s", "startup+teardown s", "batches"], rows),
     ]
