@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from pyspark.sql import DataFrame
@@ -154,6 +154,7 @@ def append_batch(
     ledger: BatchLedger,
     *,
     optimize_write: bool = True,
+    properties: Mapping[str, str] | None = None,
 ) -> bool:
     """Append a micro-batch to a Delta table unless it already holds it; True when written.
 
@@ -161,12 +162,15 @@ def append_batch(
     doubled; the batch id travels in the commit itself, so no row is lost either.
     `optimize_write` False skips Delta's shuffle into well-sized files, which only pays when
     `df` has several partitions: one task already writes one file per partition value.
+    `properties` (`delta.*` table properties) apply when the append creates the table.
     """
     if ledger.holds(table, app_id, batch_id):
         log.info("%s already holds batch %d of %s: skipped", table.name, batch_id, app_id)
         return False
     tag = batch_tag(app_id, batch_id)
     optimize = str(optimize_write).lower()
-    delta_append(df, partition_by, userMetadata=tag, optimizeWrite=optimize).save(str(table))
+    delta_append(
+        df, partition_by, userMetadata=tag, optimizeWrite=optimize, **(properties or {})
+    ).save(str(table))
     ledger.committed(table, app_id, batch_id)
     return True

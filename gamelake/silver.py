@@ -23,6 +23,12 @@ from gamelake.contracts import Contract, Field
 SILVER_PARTITION_BY = ("event_type",)
 QUARANTINE_TABLE = "quarantine"
 QUARANTINE_PARTITION_BY = ("family",)
+# Min/max statistics only where a table's files are ordered. A stream appends in time order,
+# so a file's times are narrow and let readers skip it; ids and text spread over every file,
+# so their statistics skip nothing, yet collecting them cost ~20 % of a batch's writes
+# (docs/hot-path.md).
+SILVER_STATS_COLUMNS = ("event_ts", "ingested_at")
+QUARANTINE_STATS_COLUMNS = ("ingested_at", "quarantined_at")
 DATETIME_MICROS = "yyyy-MM-dd HH:mm:ss.SSSSSS"
 # Strict JSON (RFC 8259): Spark's reader otherwise accepts single quotes and NaN.
 JSON_OPTIONS = {"allowSingleQuotes": "false", "allowNonNumericNumbers": "false"}
@@ -552,6 +558,20 @@ def partition_columns(table: str, contract: Contract) -> tuple[str, ...]:
     """The partition columns of a silver table of `contract`: its own table by event type,
     its child tables (small, keyed by event id) unpartitioned."""
     return SILVER_PARTITION_BY if table == contract.family else ()
+
+
+def stats_properties(columns: tuple[str, ...]) -> dict[str, str]:
+    """Delta table properties that keep a new table's file statistics to `columns` (none:
+    row counts only)."""
+    if not columns:
+        return {"delta.dataSkippingNumIndexedCols": "0"}
+    return {"delta.dataSkippingStatsColumns": ",".join(columns)}
+
+
+def table_properties(table: str, contract: Contract) -> dict[str, str]:
+    """The Delta properties a silver table of `contract` is created with: statistics on its
+    times; its child tables (keyed by event id, no times) count rows only."""
+    return stats_properties(SILVER_STATS_COLUMNS if table == contract.family else ())
 
 
 def to_children(parsed: DataFrame, contract: Contract) -> dict[str, DataFrame]:

@@ -39,10 +39,13 @@ from gamelake.secrets import SecretPolicy
 from gamelake.silver import (
     DEDUP_KEY,
     QUARANTINE_PARTITION_BY,
+    QUARANTINE_STATS_COLUMNS,
     QUARANTINE_TABLE,
     parse_family,
     partition_columns,
     scratch_columns,
+    stats_properties,
+    table_properties,
     to_quarantine,
     to_tables,
     unknown_family_quarantine,
@@ -194,7 +197,8 @@ def write_silver_batch(
             for table, out in tables.items():
                 partition_by = partition_columns(table, contracts[family])
                 writes.append(_TableWrite(out, table_path(lake, "silver", table), partition_by,
-                                          f"{app_id}.silver.{table}", many))  # fmt: skip
+                                          f"{app_id}.silver.{table}", many,
+                                          table_properties(table, contracts[family])))  # fmt: skip
             written[f"silver.{family}"] = valid_counts[family]
 
         unknown = sum(n for f, n in per_family.items() if f not in contracts)
@@ -208,6 +212,7 @@ def write_silver_batch(
                 rows if many else rows.coalesce(1),
                 table_path(lake, "ops", QUARANTINE_TABLE), QUARANTINE_PARTITION_BY,
                 f"{app_id}.ops.{QUARANTINE_TABLE}", many,
+                stats_properties(QUARANTINE_STATS_COLUMNS),
             ))  # fmt: skip
         written[f"ops.{QUARANTINE_TABLE}"] = quarantined
         judged_at = time.monotonic()
@@ -265,6 +270,8 @@ class _TableWrite:
     # Delta's optimized write shuffles rows into well-sized files: a gain only for a frame of
     # several partitions (a 1,000-row batch: 0.3 s instead of 0.5-1.4 s a commit without it).
     optimize_write: bool = False
+    # Delta table properties the write creates the table with.
+    properties: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _write_tables(writes: list[_TableWrite], batch_id: int, ledger: BatchLedger) -> None:
@@ -284,6 +291,7 @@ def _write_tables(writes: list[_TableWrite], batch_id: int, ledger: BatchLedger)
                 batch_id,
                 ledger,
                 optimize_write=w.optimize_write,
+                properties=w.properties,
             )
             for w in writes
         ]

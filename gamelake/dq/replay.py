@@ -25,10 +25,12 @@ from gamelake.bronze import KAFKA_COORDINATES
 from gamelake.contracts import Contract
 from gamelake.conventions import is_delta_table, table_path
 from gamelake.dq.gate import SilverGate
+from gamelake.io import delta_append
 from gamelake.silver import (
     QUARANTINE_TABLE,
     parse_family,
     partition_columns,
+    table_properties,
     to_tables,
     with_event_id,
 )
@@ -56,7 +58,9 @@ def quarantined(spark: SparkSession, lake: Path, rule: str | None, family: str |
     return q
 
 
-def _append_new(df: DataFrame, path: Path, partition_by: tuple[str, ...]) -> int:
+def _append_new(
+    df: DataFrame, path: Path, partition_by: tuple[str, ...], properties: dict[str, str]
+) -> int:
     """Append the rows of `df` whose event_id the table lacks (key: event_id [+ position])."""
     keys = ["event_id", "position"] if "position" in df.columns else ["event_id"]
     if is_delta_table(path):
@@ -66,13 +70,7 @@ def _append_new(df: DataFrame, path: Path, partition_by: tuple[str, ...]) -> int
     try:
         n = df.count()
         if n:
-            (
-                df.write.format("delta")
-                .mode("append")
-                .option("mergeSchema", "true")
-                .partitionBy(*partition_by)
-                .save(str(path))
-            )
+            delta_append(df, partition_by, **properties).save(str(path))
         return n
     finally:
         df.unpersist()
@@ -109,7 +107,10 @@ def replay(
                 passing = parsed.where(F.size("_reasons") == 0)
                 for table, out in to_tables(parsed, contract).items():
                     partition_by = partition_columns(table, contract)
-                    added = _append_new(out, table_path(lake, "silver", table), partition_by)
+                    added = _append_new(
+                        out, table_path(lake, "silver", table), partition_by,
+                        table_properties(table, contract),
+                    )  # fmt: skip
                     log.info("replay %s: %d rows appended to silver.%s", fam, added, table)
                 moved = passing.select(F.lit(fam).alias("family"), *KAFKA_COORDINATES).persist()
                 promoted = moved.count()

@@ -59,6 +59,34 @@ def test_a_batch_lands_in_silver_and_quarantine_once(spark, contracts, tmp_path)
     assert count(spark, lake, "ops", "stream_progress") == len(written)
 
 
+def file_stats(lake, layer, table):
+    """The statistics of each file the table's first commit added."""
+    log = table_path(lake, layer, table) / "_delta_log" / f"{0:020d}.json"
+    actions = [json.loads(line) for line in log.read_text().splitlines()]
+    return [json.loads(a["add"]["stats"]) for a in actions if "add" in a]
+
+
+def test_tables_keep_file_statistics_on_their_times_only(spark, contracts, tmp_path):
+    """Min/max statistics where files are ordered (times); row counts everywhere."""
+    lake = tmp_path / "lake"
+    kwargs = dict(contracts=contracts, lake=lake, app_id="t", rejects_family="_rejects")
+    write_silver_batch(batch(spark), 0, **kwargs)
+
+    expected = {
+        ("silver", "telemetry"): {"event_ts", "ingested_at"},
+        ("silver", "game_api"): {"event_ts", "ingested_at"},
+        ("silver", "player_inventory"): set(),
+        ("ops", "quarantine"): {"ingested_at", "quarantined_at"},
+    }
+    for (layer, table), columns in expected.items():
+        stats = file_stats(lake, layer, table)
+        assert stats, f"{layer}.{table} added no file"
+        for s in stats:
+            assert s["numRecords"] > 0
+            assert set(s.get("minValues", {})) == columns, f"{layer}.{table}: {s}"
+            assert set(s.get("maxValues", {})) == columns, f"{layer}.{table}: {s}"
+
+
 def test_the_handler_leaves_the_session_conf_as_it_found_it(spark, contracts, tmp_path):
     """The handler runs its jobs without adaptive execution, in as many shuffle partitions as
     the batch is read in; the session it was handed keeps its own settings."""
