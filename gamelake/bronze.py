@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from pyspark.sql import Column, DataFrame
@@ -34,8 +35,8 @@ def redact_secrets(value: Column, secrets: SecretPolicy | None) -> Column:
     # Plain substring tests first: the regex costs ~15 us a record, most records need none.
     lower = F.lower(text)
     hinted = F.lit(False)
-    for hint in secrets.hints:
-        hinted = hinted | lower.contains(hint)
+    for parts in secrets.hints:
+        hinted = hinted | functools.reduce(Column.__and__, [lower.contains(p) for p in parts])
     mentions = hinted & text.rlike(secrets.key_regex("java"))
     return F.when(mentions, F.encode(redacted, "UTF-8")).otherwise(value)
 

@@ -67,13 +67,17 @@ class SecretPolicy:
         return f"(?i:{guard}(?:{'|'.join(options)}))"
 
     @cached_property
-    def hints(self) -> tuple[str, ...]:
-        """Lower-case texts one of which every secret key contains: a cheap test before the regex.
+    def hints(self) -> tuple[tuple[str, ...], ...]:
+        """Lower-case texts a secret key contains all of, one group per word (its parts, since
+        separators may sit between them) or declared name: a cheap test before the regex.
 
-        A word's longest part, since separators may sit between parts (api_key: "api").
+        All parts, not one: "api" alone (of api_key) is in every record naming an API host,
+        a tenth of the bench's traffic, and each of those paid the key regex for nothing.
         """
-        parts = [max(re.split(r"[-_.\s]+", w.strip().lower()), key=len) for w in self.words]
-        return tuple(sorted({p for p in [*parts, *(e.lower() for e in self.exact)] if p}))
+        split = (re.split(r"[-_.\s]+", w.strip().lower()) for w in self.words)
+        words = [tuple(p for p in parts if p) for parts in split]
+        names = [(e.lower(),) for e in self.exact]
+        return tuple(sorted({g for g in [*words, *names] if g}))
 
     def is_secret(self, key: str) -> bool:
         """True when an object key's name says its value is a secret."""
@@ -108,7 +112,8 @@ class SecretPolicy:
     def mentions(self, text: str) -> bool:
         """True when a text has a secret key in it."""
         lower = text.lower()
-        return any(h in lower for h in self.hints) and self._compiled[0].search(text) is not None
+        hinted = any(all(part in lower for part in parts) for parts in self.hints)
+        return hinted and self._compiled[0].search(text) is not None
 
     def redact_text(self, text: str) -> str:
         """The text with every secret key's value masked; unchanged when it has none."""

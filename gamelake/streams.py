@@ -112,6 +112,10 @@ def start_bronze(
         query_name=f"bronze_{target.name}",
         once=options.once,
         interval=options.interval,
+        # A Kafka partition holds one topic, so one family: each task already writes one file
+        # per (family, day), and the shuffle into well-sized files cost ~1 s per million
+        # records (15.6-16.2 s against 14.6-15.2 s for 1M, interleaved A/B).
+        optimize_write=False,
     )
 
 

@@ -53,6 +53,14 @@ def test_declared_names_and_exceptions():
     assert not SecretPolicy(words=()).is_secret("password")
 
 
+def test_the_test_before_the_regex_asks_for_every_part_of_a_word():
+    """A record naming an API host is no candidate for api_key (a tenth of the bench's)."""
+    policy = SecretPolicy(words=("api_key", "token"), exact=("PIN",))
+    assert policy.hints == (("api", "key"), ("pin",), ("token",))
+    assert not policy.mentions('{"host": "api.example", "n": 2}')
+    assert policy.mentions('{"X-Api-Key": "k"}') and policy.mentions('{"pin": 1}')
+
+
 # Texts with the secret values that must vanish, and what must survive around them.
 CASES = [
     ('{"user_id": "u1", "user_pwd": "S-1", "x": 1}', '{"user_id": "u1", "user_pwd": "[REDACTED]", "x": 1}'),
