@@ -70,6 +70,9 @@ def ingest(r: dict[str, Any], plt) -> tuple[str, str | None]:
         ]
         for s, v in stages.items()
     ]
+    shared = r.get("shared_startup_and_teardown_s")
+    if shared is not None:
+        rows.append(["(one JVM: start + teardown)", shared, "-", shared, "-"])
     md = [
         f"{r.get('events'):,} events, {r.get('events_per_s'):,} events/s end to end "
         f"({r.get('events_per_s_in_batches') or '-'} in batches; target "
@@ -93,6 +96,8 @@ def ingest(r: dict[str, Any], plt) -> tuple[str, str | None]:
     names = list(stages)
     in_batches = [stages[s].get("seconds_in_batches") or 0 for s in names]
     overhead = [stages[s].get("startup_and_teardown_s") or 0 for s in names]
+    if shared is not None:
+        names, in_batches, overhead = [*names, "one JVM"], [*in_batches, 0], [*overhead, shared]
     ax.barh(names, in_batches, label="in batches")
     ax.barh(names, overhead, left=in_batches, label="JVM start + teardown")
     ax.set_xlabel("seconds")

@@ -2,8 +2,9 @@
 
 Each stage runs as users run it (spark-submit of jobs/pipeline.py with --stages), on a private
 topic prefix and a private lake under the profile's state folder, so nothing touches the
-real lake. Reports seconds per stage (JVM start included, and the time from the job's own
-first-batch log to its end), events/s end to end, and the per-batch log of each stage.
+real lake. Reports seconds per stage (its JVM's start and teardown included when it runs
+alone; with --one-app those are reported once), its time in batches (the job's own account),
+events/s end to end, and the per-batch log of each stage.
 Writes bench/results/ingest.json.
 
     .venv/bin/python -m bench ingest [--events 1000000] [--env local] [--one-app]
@@ -57,16 +58,14 @@ def produce(settings, events: int, prefix: str, workers: int) -> dict[str, Any]:
     return {"events": summary.records, "seconds": round(time.perf_counter() - started, 1)}
 
 
-def run_app(
-    settings, stages: tuple[str, ...], prefix: str, area: Path, extra: list[str]
-) -> dict[str, Any]:
+def run_app(settings, stages: tuple[str, ...], prefix: str, area: Path) -> dict[str, Any]:
     """Run `stages` with --once in one spark-submit; its seconds, and per stage its time in
     batches and its micro-batches."""
     log_file = area / f"{'+'.join(stages)}.log"
     seconds = run_job(
         settings, "pipeline",
         ["--once", "--stages", ",".join(stages), "--topic-prefix", prefix,
-         "--lake", str(area / "lake"), "--checkpoint-root", str(area / "checkpoints"), *extra],
+         "--lake", str(area / "lake"), "--checkpoint-root", str(area / "checkpoints")],
         log_file,
     )  # fmt: skip
     log = log_file.read_text()
@@ -91,23 +90,27 @@ def run_app(
 
 def run_stages(
     settings, apps: list[tuple[str, ...]], prefix: str, area: Path
-) -> dict[str, dict[str, Any]]:
-    """Each stage's results when `apps` run one after the other; a stage alone in its
-    application is charged the application's whole time, stages sharing one split it in
-    proportion to their time in batches (the JVM's start is paid once)."""
+) -> tuple[dict[str, dict[str, Any]], float | None]:
+    """Each stage's results when `apps` run one after the other, and the JVM start and
+    teardown of an application several stages shared (None: each stage ran alone). A stage
+    alone in its application is charged the application's whole time; stages sharing one are
+    charged their time in batches, and the shared start and teardown are reported once."""
     out: dict[str, dict[str, Any]] = {}
+    shared: float | None = None
     for stages in apps:
-        app = run_app(settings, stages, prefix, area, [])
-        in_batches = sum(s["seconds_in_batches"] for s in app["stages"].values()) or 1.0
+        app = run_app(settings, stages, prefix, area)
+        in_batches = sum(s["seconds_in_batches"] for s in app["stages"].values())
+        alone = len(stages) == 1
+        if not alone:
+            shared = round((shared or 0.0) + app["seconds"] - in_batches, 1)
         for stage, result in app["stages"].items():
-            share = app["seconds"] * result["seconds_in_batches"] / in_batches
-            seconds = app["seconds"] if len(stages) == 1 else share
+            seconds = app["seconds"] if alone else result["seconds_in_batches"]
             out[stage] = {
                 "seconds": round(seconds, 1),
                 **result,
                 "startup_and_teardown_s": round(seconds - result["seconds_in_batches"], 1),
             }
-    return out
+    return out, shared
 
 
 def main(argv: list[str]) -> None:
@@ -135,7 +138,7 @@ def main(argv: list[str]) -> None:
         # Peak memory of Kafka, Trino and the stages' Spark JVMs while the stages run.
         with RssSampler.for_stack(settings) as rss:
             apps = [("bronze", "silver")] if args.one_app else [("bronze",), ("silver",)]
-            stages = run_stages(settings, apps, prefix, area)
+            stages, shared_s = run_stages(settings, apps, prefix, area)
         for stage, result in stages.items():
             print(f"{stage}: {result['seconds']} s ({result['seconds_in_batches']} s in batches)")
     finally:
@@ -143,7 +146,7 @@ def main(argv: list[str]) -> None:
             shutil.rmtree(area, ignore_errors=True)
             kafka_io.delete_topics_with_prefix(settings.kafka.bootstrap_servers, prefix)
 
-    total_s = sum(s["seconds"] for s in stages.values())
+    total_s = sum(s["seconds"] for s in stages.values()) + (shared_s or 0.0)
     batches_s = sum(s["seconds_in_batches"] for s in stages.values())
     result = {
         "benchmark": "ingest",
@@ -151,6 +154,7 @@ def main(argv: list[str]) -> None:
         "events": produced["events"],
         "produce": produced,
         "stages": stages,
+        "shared_startup_and_teardown_s": shared_s,
         "end_to_end_s": round(total_s, 1),
         "events_per_s": round(produced["events"] / total_s),
         "events_per_s_in_batches": round(produced["events"] / batches_s) if batches_s else None,

@@ -66,15 +66,12 @@ def write_delta_stream(
     query_name: str,
     once: bool,
     interval: str = "10 seconds",
-    optimize_write: bool = True,
 ) -> StreamingQuery:
-    """Append a stream to a Delta table; the Delta sink commits each batch id exactly once.
-    `optimize_write` False skips Delta's shuffle into well-sized files."""
+    """Append a stream to a Delta table; the Delta sink commits each batch id exactly once."""
     return (
         df.writeStream.format("delta")
         .outputMode("append")
         .option("checkpointLocation", str(checkpoint))
-        .option("optimizeWrite", str(optimize_write).lower())
         .partitionBy(*partition_by)
         .queryName(query_name)
         .trigger(**trigger_kwargs(once, interval))

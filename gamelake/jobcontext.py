@@ -12,6 +12,7 @@ from gamelake import lakefs
 from gamelake.config import Settings, StreamSettings, load_settings
 from gamelake.contracts import Contract, load_contracts
 from gamelake.conventions import PipelineConf, load_pipeline_conf, table_path
+from gamelake.ops.maintenance_conf import load_maintenance_conf
 from gamelake.secrets import SecretPolicy, declared_secrets, load_policy
 from gamelake.streams import StreamOptions
 
@@ -101,6 +102,10 @@ class JobContext:
     @property
     def bronze_checkpoint(self) -> Path:
         return bronze_checkpoint(self.checkpoints, self.pipeline)
+
+    def silver_zorder(self) -> dict[str, tuple[str, ...]]:
+        """The columns conf/maintenance.yaml Z-orders each silver table by."""
+        return load_maintenance_conf(self.settings.paths.conf).zorder_of("silver")
 
     def secret_policy(self) -> SecretPolicy:
         """What never lands: conf/secrets.yaml's names plus every contract's declared secrets."""

@@ -25,8 +25,9 @@ QUARANTINE_TABLE = "quarantine"
 QUARANTINE_PARTITION_BY = ("family",)
 # Min/max statistics only where a table's files are ordered. A stream appends in time order,
 # so a file's times are narrow and let readers skip it; ids and text spread over every file,
-# so their statistics skip nothing, yet collecting them cost ~20 % of a batch's writes
-# (docs/hot-path.md).
+# so their statistics skip nothing until maintenance Z-orders the files by them (Delta
+# refuses to Z-order by a column without statistics), yet collecting every column's cost
+# ~20 % of a batch's writes (docs/hot-path.md).
 SILVER_STATS_COLUMNS = ("event_ts", "ingested_at")
 QUARANTINE_STATS_COLUMNS = ("ingested_at", "quarantined_at")
 DATETIME_MICROS = "yyyy-MM-dd HH:mm:ss.SSSSSS"
@@ -568,10 +569,12 @@ def stats_properties(columns: tuple[str, ...]) -> dict[str, str]:
     return {"delta.dataSkippingStatsColumns": ",".join(columns)}
 
 
-def table_properties(table: str, contract: Contract) -> dict[str, str]:
+def table_properties(table: str, contract: Contract, zorder: Sequence[str] = ()) -> dict[str, str]:
     """The Delta properties a silver table of `contract` is created with: statistics on its
-    times; its child tables (keyed by event id, no times) count rows only."""
-    return stats_properties(SILVER_STATS_COLUMNS if table == contract.family else ())
+    times and on the columns maintenance Z-orders it by (`zorder`); a child table (keyed by
+    event id, no times) on its `zorder` only."""
+    times = SILVER_STATS_COLUMNS if table == contract.family else ()
+    return stats_properties(tuple(dict.fromkeys([*times, *zorder])))
 
 
 def to_children(parsed: DataFrame, contract: Contract) -> dict[str, DataFrame]:

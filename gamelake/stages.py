@@ -68,7 +68,7 @@ class Stages:
         job = self.job
         return start_silver(
             self.spark, job.contracts, job.lake, job.bronze_path, job.checkpoints / "silver",
-            job.options, job.rejects_family, self.silver_gate,
+            job.options, job.rejects_family, self.silver_gate, job.silver_zorder(),
         )  # fmt: skip
 
     def gold(self, running: dict[str, StreamingQuery]) -> list[StreamingQuery]:

@@ -35,6 +35,7 @@ def register(app: typer.Typer) -> None:
         from gamelake.dq.gate import silver_gate
         from gamelake.dq.replay import replay
         from gamelake.errors import GamelakeError
+        from gamelake.ops.maintenance_conf import load_maintenance_conf
         from gamelake.spark import build_session
 
         settings = ctx.obj
@@ -49,7 +50,8 @@ def register(app: typer.Typer) -> None:
         gate = silver_gate(settings.paths.conf, lake_dir, "quarantine-replay", settings.paths.state)
         spark = build_session(settings, app_name="gamelake-quarantine-replay")
         try:
-            outcomes = replay(spark, lake_dir, bronze, contracts, gate, rule, family)
+            zorder = load_maintenance_conf(settings.paths.conf).zorder_of("silver")
+            outcomes = replay(spark, lake_dir, bronze, contracts, gate, rule, family, zorder)
         finally:
             spark.stop()
         out = Table(title="quarantine replay")

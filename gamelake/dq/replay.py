@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -59,7 +59,7 @@ def quarantined(spark: SparkSession, lake: Path, rule: str | None, family: str |
 
 
 def _append_new(
-    df: DataFrame, path: Path, partition_by: tuple[str, ...], properties: dict[str, str]
+    df: DataFrame, path: Path, partition_by: tuple[str, ...], properties: Mapping[str, str]
 ) -> int:
     """Append the rows of `df` whose event_id the table lacks (key: event_id [+ position])."""
     keys = ["event_id", "position"] if "position" in df.columns else ["event_id"]
@@ -84,8 +84,10 @@ def replay(
     gate: SilverGate,
     rule: str | None = None,
     family: str | None = None,
+    zorder: Mapping[str, Sequence[str]] | None = None,
 ) -> list[ReplayOutcome]:
-    """Move the quarantined records (of `family`, failing `rule`) that now pass into silver."""
+    """Move the quarantined records (of `family`, failing `rule`) that now pass into silver
+    (a silver table created here keeps statistics on its `zorder` columns)."""
     from delta.tables import DeltaTable
 
     q_path = table_path(lake, "ops", QUARANTINE_TABLE)
@@ -109,7 +111,7 @@ def replay(
                     partition_by = partition_columns(table, contract)
                     added = _append_new(
                         out, table_path(lake, "silver", table), partition_by,
-                        table_properties(table, contract),
+                        table_properties(table, contract, (zorder or {}).get(table, ())),
                     )  # fmt: skip
                     log.info("replay %s: %d rows appended to silver.%s", fam, added, table)
                 moved = passing.select(F.lit(fam).alias("family"), *KAFKA_COORDINATES).persist()

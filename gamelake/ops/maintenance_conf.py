@@ -36,6 +36,15 @@ class MaintenanceConf:
     def for_table(self, name: str) -> TableMaintenance:
         return self.tables.get(name) or dataclasses.replace(self.defaults, name=name)
 
+    def zorder_of(self, layer: str) -> dict[str, tuple[str, ...]]:
+        """The Z-order columns of each table of `layer` that names some, by table name."""
+        prefix = f"{layer}."
+        return {
+            name.removeprefix(prefix): t.zorder
+            for name, t in self.tables.items()
+            if name.startswith(prefix) and t.zorder
+        }
+
     def retain_hours(self, name: str, given: float | None = None) -> float:
         """The vacuum retention of a table: the one given (--retain-hours), else its conf."""
         return self.for_table(name).vacuum_retain_hours if given is None else given

@@ -87,6 +87,25 @@ def test_tables_keep_file_statistics_on_their_times_only(spark, contracts, tmp_p
             assert set(s.get("maxValues", {})) == columns, f"{layer}.{table}: {s}"
 
 
+def test_maintenance_can_z_order_the_tables_the_handler_creates(spark, contracts, root, tmp_path):
+    """Delta Z-orders only by columns with statistics: a new silver table keeps them on the
+    columns conf/maintenance.yaml Z-orders it by, beside its times."""
+    from delta.tables import DeltaTable
+
+    from gamelake.ops.maintenance_conf import load_maintenance_conf
+
+    zorder = load_maintenance_conf(root / "conf").zorder_of("silver")
+    lake = tmp_path / "lake"
+    kwargs = dict(contracts=contracts, lake=lake, app_id="t", rejects_family="_r", zorder=zorder)
+    write_silver_batch(batch(spark), 0, **kwargs)
+
+    for table in ("telemetry", "game_api", "user_score"):
+        (stats,) = file_stats(lake, "silver", table)
+        assert set(stats["nullCount"]) == {"event_ts", "ingested_at", *zorder[table]}, stats
+        path = str(table_path(lake, "silver", table))
+        DeltaTable.forPath(spark, path).optimize().executeZOrderBy(*zorder[table])
+
+
 def test_the_handler_leaves_the_session_conf_as_it_found_it(spark, contracts, tmp_path):
     """The handler runs its jobs without adaptive execution, in as many shuffle partitions as
     the batch is read in; the session it was handed keeps its own settings."""
