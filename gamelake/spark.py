@@ -76,6 +76,12 @@ TUNING: dict[str, str] = {
 }
 
 
+# Spark lower-cases a text holding any non-ASCII character in the JVM's default locale: in a
+# Turkish one "API_KEY" becomes "apı_key", and bronze's secret hints would miss the key. Every
+# Spark JVM folds case in one locale, whatever the machine's.
+JVM_LOCALE = "-Duser.language=en -Duser.country=US"
+
+
 def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     """Spark properties for `app_name` under this profile: Delta, explicit jars, sizes."""
     s = settings.spark
@@ -90,7 +96,8 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.driver.memory": s.driver_memory,
-        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log4j}",
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log4j} {JVM_LOCALE}",
+        "spark.executor.extraJavaOptions": JVM_LOCALE,
         "spark.sql.shuffle.partitions": str(s.shuffle_partitions),
         # A file listing (VACUUM's, partition discovery) otherwise runs as one job of up to
         # 10,000 tasks: 53 s instead of 16 s for a test VACUUM of a few small tables.

@@ -61,6 +61,17 @@ def test_the_test_before_the_regex_asks_for_every_part_of_a_word():
     assert policy.mentions('{"X-Api-Key": "k"}') and policy.mentions('{"pin": 1}')
 
 
+def test_spark_folds_case_in_one_locale_whatever_the_machines(spark, settings):
+    """Bronze's hints lower-case the text, which Spark does in the JVM's default locale for a
+    text with a non-ASCII character ("API_KEY" is "apı_key" in Turkish)."""
+    from gamelake.spark import spark_conf
+
+    conf = spark_conf(settings, "t")
+    for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
+        assert "-Duser.language=en" in conf[key], key
+    assert spark.sparkContext._jvm.java.util.Locale.getDefault().toString() == "en_US"
+
+
 # Texts with the secret values that must vanish, and what must survive around them.
 CASES = [
     ('{"user_id": "u1", "user_pwd": "S-1", "x": 1}', '{"user_id": "u1", "user_pwd": "[REDACTED]", "x": 1}'),
