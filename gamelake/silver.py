@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from pyspark.sql import Column, DataFrame
@@ -569,12 +569,15 @@ def stats_properties(columns: tuple[str, ...]) -> dict[str, str]:
     return {"delta.dataSkippingStatsColumns": ",".join(columns)}
 
 
-def table_properties(table: str, contract: Contract, zorder: Sequence[str] = ()) -> dict[str, str]:
+def table_properties(
+    table: str, contract: Contract, zorder: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, str]:
     """The Delta properties a silver table of `contract` is created with: statistics on its
-    times and on the columns maintenance Z-orders it by (`zorder`); a child table (keyed by
-    event id, no times) on its `zorder` only."""
+    times and on the columns maintenance Z-orders it by (`zorder`, by silver table); a child
+    table (keyed by event id, no times) on its Z-order columns only."""
     times = SILVER_STATS_COLUMNS if table == contract.family else ()
-    return stats_properties(tuple(dict.fromkeys([*times, *zorder])))
+    ordered = (zorder or {}).get(table, ())
+    return stats_properties(tuple(dict.fromkeys([*times, *ordered])))
 
 
 def to_children(parsed: DataFrame, contract: Contract) -> dict[str, DataFrame]:

@@ -198,7 +198,7 @@ def write_silver_batch(
         for family, tables in outputs.items():
             for table, out in tables.items():
                 contract = contracts[family]
-                properties = table_properties(table, contract, (zorder or {}).get(table, ()))
+                properties = table_properties(table, contract, zorder)
                 writes.append(_TableWrite(
                     out, table_path(lake, "silver", table), partition_columns(table, contract),
                     f"{app_id}.silver.{table}", many, properties,

@@ -111,7 +111,7 @@ def replay(
                     partition_by = partition_columns(table, contract)
                     added = _append_new(
                         out, table_path(lake, "silver", table), partition_by,
-                        table_properties(table, contract, (zorder or {}).get(table, ())),
+                        table_properties(table, contract, zorder),
                     )  # fmt: skip
                     log.info("replay %s: %d rows appended to silver.%s", fam, added, table)
                 moved = passing.select(F.lit(fam).alias("family"), *KAFKA_COORDINATES).persist()
