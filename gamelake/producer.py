@@ -251,8 +251,12 @@ class KafkaProducer:
         if self._closed:
             return self.per_topic
         self._closed = True
+        with self._lock:
+            unflushed = sum(batch.sent for batch in self._open)
         try:
-            remaining = self._producer.flush(timeout_s)
+            # librdkafka's queue length counts its own pending requests and events too (a
+            # purged record's report made it 2 for 1 record): only records are reported.
+            remaining = min(self._producer.flush(timeout_s), unflushed)
         finally:
             # What is left is reported below, not retried: librdkafka's threads would go on
             # calling a broker long gone, as long as anything held this object.
