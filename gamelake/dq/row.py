@@ -81,6 +81,11 @@ def apply_row_rules(
     rules (the batch must stop). Batch-level rules are ignored here. `order` says which row
     of a repeated value a dropping unique rule keeps: the first.
     """
+    return df.withColumns(row_rule_flags(rules, order))
+
+
+def row_rule_flags(rules: Sequence[Rule], order: Sequence[Column] = ()) -> dict[str, Column]:
+    """The four flag columns of `apply_row_rules`, by name (to add in one projection)."""
     row_rules = [r for r in rules if r.level == "row"]
     parts = {r.name: violation(r, order) for r in row_rules}
     by_action = {a: [r for r in row_rules if r.action == a] for a in ("drop", "warn", "fail")}
@@ -90,14 +95,12 @@ def apply_row_rules(
         if drops
         else F.array().cast("array<string>")
     )
-    return df.withColumns(
-        {
-            DROP_RULES: _names(drops, parts),
-            DROP_REASONS: reasons,
-            WARN_RULES: _names(by_action["warn"], parts),
-            FAIL_RULES: _names(by_action["fail"], parts),
-        }
-    )
+    return {
+        DROP_RULES: _names(drops, parts),
+        DROP_REASONS: reasons,
+        WARN_RULES: _names(by_action["warn"], parts),
+        FAIL_RULES: _names(by_action["fail"], parts),
+    }
 
 
 def passing_rows(flagged: DataFrame) -> DataFrame:

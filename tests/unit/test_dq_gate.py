@@ -78,6 +78,20 @@ def test_a_repeated_key_keeps_its_first_good_row_in_kafka_order(spark, contracts
     assert quarantined == [(0, ["contract.range"]), (2, ["dq.one_per_player"])]
 
 
+def test_one_gate_judges_each_batch_by_its_own_rows(spark, contracts, tmp_path):
+    """The gate builds a family's rule columns once and reuses them: nothing of a batch (its
+    rows, its frame) may ride along into the next batch's verdicts."""
+    gate = gate_of(tmp_path)
+    first = gated(spark, contracts, gate, [GOOD, OFF_MAP])
+    second = gated(spark, contracts, gate, [OFF_MAP_AND_RICH, {**GOOD, "player_id": 6}])
+    for parsed, kept, dropped in ((first, [1], [["dq.on_map"]]),
+                                  (second, [6], [["dq.on_map", "dq.per_round"]])):  # fmt: skip
+        assert [r.player_id for r in to_silver(parsed, contracts[FAMILY]).collect()] == kept
+        assert [r.rules for r in to_quarantine(parsed).collect()] == dropped
+    counted = second.agg(*gate.count_columns(contracts[FAMILY])).first()
+    assert (counted["_dq_n"], counted["_bound_rows"]) == (2, 1)
+
+
 def test_rows_breaking_their_contract_never_reach_the_silver_expressions(
     spark, contracts, tmp_path
 ):
