@@ -12,7 +12,7 @@ from gamelake.config import S3Settings, Settings
 from gamelake.runtime.artifacts import Layout, uses_s3a
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 LOOPBACK = "127.0.0.1"
 LOOPBACK_HOSTS = (LOOPBACK, "localhost")
@@ -194,3 +194,21 @@ def submit_command(settings: Settings, job: str, job_args: list[str]) -> list[st
         settings.env,
         *job_args,
     ]
+
+
+def local_checkpoint(df: DataFrame) -> DataFrame:
+    """`df`'s rows, computed now and kept in the block stores, as a leaf: later plans over it
+    are analysed, optimised and matched against Spark's cache without `df`'s own plan. Free
+    them with `release`."""
+    return df.localCheckpoint(eager=True)
+
+
+def release(df: DataFrame) -> None:
+    """Free what `df` keeps: its cache, or the blocks of a `local_checkpoint`. Spark frees the
+    latter only when the driver's garbage collector lets its cleaner see the frame is gone,
+    so a stream would hold several batches' rows meanwhile."""
+    df.unpersist()
+    plan = df._jdf.queryExecution().logical()
+    # LogicalRDD is the plan localCheckpoint returns; its RDD holds the blocks.
+    if plan.nodeName() == "LogicalRDD":
+        plan.rdd().unpersist(False)

@@ -51,7 +51,7 @@ from gamelake.silver import (
     unknown_family_quarantine,
     with_event_id,
 )
-from gamelake.spark import session_conf
+from gamelake.spark import local_checkpoint, release, session_conf
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def write_silver_batch(
         present = [f for f in contracts if f in per_family]
         parsed, counted = _parse_families(batch, {f: contracts[f] for f in present}, gate)
         for p in parsed.values():
-            scope.callback(p.unpersist)
+            scope.callback(release, p)
         parsed_at = time.monotonic()
         valid_counts = {f: int(row[VALID] or 0) for f, row in counted.items()}
         with_valid = [f for f in present if valid_counts.get(f, 0)]
@@ -189,12 +189,11 @@ def write_silver_batch(
                     table_path(lake, "ops", RESULTS_TABLE), (), results_txn_app_id(app_id),
                 ))  # fmt: skip
         written: dict[str, int] = {}
-        # Materialized family by family: a union of the cached families is planned without
-        # most of their caches, and the quarantine write then parsed every family again
-        # (11 s instead of 1 s for a 50k-row batch). Side by side, like the counts.
-        with_rejects = [f for f in present if per_family[f] - valid_counts.get(f, 0)]
-        with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
-            rejected = list(pool.map(_quarantined, [parsed[f] for f in with_rejects]))
+        # Each family's parsed rows are a checkpoint (a leaf), so the union of their rejects
+        # reads those rows: it never plans the parse again.
+        rejected = [
+            to_quarantine(parsed[f]) for f in present if per_family[f] - valid_counts.get(f, 0)
+        ]
         for family, tables in outputs.items():
             for table, out in tables.items():
                 contract = contracts[family]
@@ -309,14 +308,16 @@ VALID = "_valid"
 def _parse_families(
     batch: DataFrame, contracts: Mapping[str, Contract], gate: SilverGate | None
 ) -> tuple[dict[str, DataFrame], dict[str, Row]]:
-    """Per family of the batch: its `parse_family` rows (gated, cached) and a row with their
-    valid-row count (VALID) and the gate's row-rule and batch-metric aggregations.
+    """Per family of the batch: its `parse_family` rows (gated, a `local_checkpoint` the
+    caller releases) and a row with their valid-row count (VALID) and the gate's row-rule
+    and batch-metric aggregations.
 
-    Each family is planned, cached and counted in a thread of its own. Building a family's
-    plan is the analysis of its rules' expressions, driver work of ~0.1-0.5 s per family and
-    batch whatever the batch's size (docs/hot-path.md): side by side, one family's planning
-    overlaps another's job. Each job reads its cached frame directly, which fills the cache;
-    a single job over the union of the frames does not (see the quarantine rows).
+    Each family is planned, checkpointed and counted in a thread of its own. Building a
+    family's plan is the analysis of its rules' expressions, driver work of ~0.1-0.5 s per
+    family and batch whatever the batch's size (docs/hot-path.md): side by side, one
+    family's planning overlaps another's job. A checkpoint rather than a cache: every later
+    plan of the batch (counts, outputs, rejects, writes) then starts from a leaf instead of
+    the parse's plan, and is not matched against the cache's plans.
     """
 
     def parse(family: str) -> tuple[DataFrame, Row]:
@@ -329,18 +330,13 @@ def _parse_families(
             extra = gate.count_columns(contract)
         # What is spent once the reasons are known is not worth caching: the record's
         # variant and its level structs are most of a parsed row (docs/hot-path.md).
-        rows = rows.drop(*scratch_columns(contract)).persist()
+        rows = local_checkpoint(rows.drop(*scratch_columns(contract)))
         ok = (F.size("_reasons") == 0).cast("long")
         return rows, rows.agg(F.sum(ok).alias(VALID), *extra).first()
 
     with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
         done = dict(zip(contracts, pool.map(parse, contracts), strict=True))
     return {f: p for f, (p, _) in done.items()}, {f: row for f, (_, row) in done.items()}
-
-
-def _quarantined(parsed: DataFrame) -> DataFrame:
-    """The quarantine rows of one family's cached `parse_family` rows, materialized."""
-    return to_quarantine(parsed).localCheckpoint(eager=True)
 
 
 def _record_progress(

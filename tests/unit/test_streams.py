@@ -130,3 +130,33 @@ def test_session_conf_sets_for_the_block_then_restores_or_unsets(spark):
         raise RuntimeError("a failing batch restores the conf too")
     assert spark.conf.get("spark.sql.shuffle.partitions") == partitions
     assert spark.conf.get(unset_key, None) is None
+
+
+def persistent_rdds(spark) -> set[int]:
+    """Ids of the RDDs Spark keeps blocks of, but Delta's cache of each table's state."""
+    kept = spark.sparkContext._jsc.getPersistentRDDs()
+    return {i for i in kept.keySet() if not str(kept.get(i).name()).startswith("Delta Table State")}
+
+
+def test_the_handler_keeps_no_rows_of_a_batch_once_it_is_written(spark, contracts, tmp_path):
+    """The parsed rows are checkpointed per family; left to Spark's cleaner, a stream would
+    hold several batches of them until the driver's next full garbage collection."""
+    before = persistent_rdds(spark)
+    kwargs = dict(contracts=contracts, lake=tmp_path / "lake", app_id="t", rejects_family="_r")
+    write_silver_batch(batch(spark), 0, **kwargs)
+    assert persistent_rdds(spark) - before == set()
+
+
+def test_release_frees_a_checkpoint_and_a_cache(spark):
+    from gamelake.spark import local_checkpoint, release
+
+    before = persistent_rdds(spark)
+    kept = local_checkpoint(spark.range(10))
+    cached = spark.range(5).persist()
+    assert cached.count() == 5
+    assert len(persistent_rdds(spark) - before) == 2
+    assert kept.count() == 10  # read from its blocks
+    release(kept)
+    release(cached)
+    assert persistent_rdds(spark) - before == set()
+    assert not cached.is_cached
