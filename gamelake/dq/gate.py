@@ -269,11 +269,10 @@ class SilverGate:
         """Aggregations for the job that counts the batch's valid rows (`judge(counted=...)`
         reads them): the family's row rules over the rows that met their contract, and its
         batch rules' metrics over the rows bound for silver."""
-        rules = self.table_rules(contract.family)
         plan = self._row_plan(contract)
         if plan is not None:
             return plan.counts
-        return _count_columns(rules, contract)
+        return _count_columns(self.table_rules(contract.family), contract)
 
     def _row_plan(self, contract: Contract) -> _RowPlan | None:
         """The Column expressions of `rows` and `count_columns` for `contract`'s family, built
