@@ -58,7 +58,7 @@ from gamelake.dq.row import (
 )
 from gamelake.dq.rules import Rule, check_columns, load_rules, rules_for
 from gamelake.dq.suite import SuiteRunner
-from gamelake.silver import silver_columns, to_silver
+from gamelake.silver import per_contract, silver_columns, to_silver
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def _runner(state_dir: Path | None) -> SuiteRunner:
 class _RowPlan:
     """The Column expressions `SilverGate` adds to a family's parsed rows. Building them is
     hundreds of py4j calls that depend on the rules and the contract alone (~0.4 s of driver
-    time a batch over nine families, measured), so each gate builds them once per family."""
+    time a batch over nine families, measured), so each gate builds them once per contract."""
 
     staged: dict[str, Column]  # silver values the row rules read, for rows that met their contract
     flags: dict[str, Column]  # row_rule_flags over the staged rows
@@ -197,6 +197,7 @@ class _RowPlan:
 
 
 def _count_columns(rules: Sequence[Rule], contract: Contract) -> list[Column]:
+    """The aggregations of `SilverGate.count_columns` for a family's rules."""
     bound = F.size("_reasons") == 0
     return [
         *row_rule_aggs(rules, where=F.col(CONTRACT_OK)),
@@ -240,10 +241,13 @@ class SilverGate:
     app_id: str
     runner: SuiteRunner
     references: ReferenceKeys = dataclasses.field(default_factory=ReferenceKeys)
-    # Per family: (contract, its _RowPlan). Not copied by `bound`: a new gate plans anew.
-    _plans: dict[str, tuple[Contract, _RowPlan | None]] = dataclasses.field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+
+    def __post_init__(self) -> None:
+        # The Column expressions of `rows` and `count_columns`, built once per contract (None:
+        # the family has no rules). A gate made by `bound` builds its own.
+        self._row_plan = per_contract(
+            lambda contract: _row_plan(self.table_rules(contract.family), contract)
+        )
 
     def bound(self, app_id: str) -> SilverGate:
         """This gate for the stream whose Delta txnAppId is `app_id` (known once it starts)."""
@@ -273,16 +277,6 @@ class SilverGate:
         if plan is not None:
             return plan.counts
         return _count_columns(self.table_rules(contract.family), contract)
-
-    def _row_plan(self, contract: Contract) -> _RowPlan | None:
-        """The Column expressions of `rows` and `count_columns` for `contract`'s family, built
-        on first use (None: the family has no rules)."""
-        hit = self._plans.get(contract.family)
-        # The contract is kept with its plan: a reloaded contract is planned anew.
-        if hit is None or hit[0] is not contract:
-            rules = self.table_rules(contract.family)
-            hit = self._plans[contract.family] = (contract, _row_plan(rules, contract))
-        return hit[1]
 
     def judge(
         self,
