@@ -18,6 +18,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from gamelake.columns import values_where
 from gamelake.contracts import Contract, Field
 
 SILVER_PARTITION_BY = ("event_type",)
@@ -318,8 +319,8 @@ def parse_rules() -> list[Rule]:
 def _first_failing(rules: list[Rule]) -> tuple[Column, Column]:
     """(rule names, messages) of the violated rules, as arrays (messages are worth building
     only where names is not empty: see `_reason_columns`)."""
-    names = F.array_compact(F.array(*[F.when(r.violated, F.lit(r.name)) for r in rules]))
-    messages = F.array_compact(F.array(*[F.when(r.violated, r.message) for r in rules]))
+    names = values_where([(r.violated, F.lit(r.name)) for r in rules])
+    messages = values_where([(r.violated, r.message) for r in rules])
     return names, messages
 
 
@@ -348,14 +349,19 @@ def rescued_data(contract: Contract) -> Column:
     Schema drift is kept, not dropped: new fields travel in this column until the
     contract learns them.
     """
-    maps = []
+    maps, drifts = [], []
     for path, fields in _object_levels(contract):
         members = _nested_object(_member(path) if path else F.col(_RECORD))
-        unknown = F.map_filter(members, _not_in(_known_keys(fields)))
+        known = _known_keys(fields)
+        drifts.append(F.size(F.array_except(F.map_keys(members), known)) > 0)
+        unknown = F.map_filter(members, _not_in(known))
         as_text = F.transform_values(unknown, lambda _key, value: value.cast("string"))
         maps.append(F.transform_keys(as_text, _prefixed(".".join(path) + "." if path else "")))
     merged = F.map_concat(*[F.coalesce(m, F.create_map().cast("map<string,string>")) for m in maps])
-    return F.when(F.size(merged) > 0, F.to_json(merged))
+    # The higher-order functions above run interpreted (gamelake.columns): only on the rows
+    # that drift, which a compiled test of the keys finds first.
+    drifted = functools.reduce(Column.__or__, [F.coalesce(d, F.lit(False)) for d in drifts])
+    return F.when(drifted, F.to_json(merged))
 
 
 def with_levels(rows: DataFrame, contract: Contract) -> DataFrame:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from gamelake.columns import values_where
 from gamelake.dq.rules import Rule
 
 DROP_RULES = "_dq_drop_rules"
@@ -64,11 +65,7 @@ def violation(rule: Rule, order: Sequence[Column] = ()) -> tuple[Column, Column]
 
 
 def _names(rules: Sequence[Rule], parts: dict[str, tuple[Column, Column]]) -> Column:
-    if not rules:
-        return F.array().cast("array<string>")
-    return F.array_compact(
-        F.array(*[F.when(parts[r.name][0], F.lit(r.quarantine_name)) for r in rules])
-    )
+    return values_where([(parts[r.name][0], F.lit(r.quarantine_name)) for r in rules])
 
 
 def apply_row_rules(
@@ -90,11 +87,7 @@ def row_rule_flags(rules: Sequence[Rule], order: Sequence[Column] = ()) -> dict[
     parts = {r.name: violation(r, order) for r in row_rules}
     by_action = {a: [r for r in row_rules if r.action == a] for a in ("drop", "warn", "fail")}
     drops = by_action["drop"]
-    reasons = (
-        F.array_compact(F.array(*[F.when(parts[r.name][0], parts[r.name][1]) for r in drops]))
-        if drops
-        else F.array().cast("array<string>")
-    )
+    reasons = values_where([parts[r.name] for r in drops])
     return {
         DROP_RULES: _names(drops, parts),
         DROP_REASONS: reasons,
