@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -11,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
 
 from gamelake.conventions import table_path
@@ -63,11 +63,13 @@ def progress_row(progress: dict[str, Any]) -> tuple | None:
 def progress_frame(spark: SparkSession, rows: list[tuple]):
     """ops.stream_progress rows (PROGRESS_SCHEMA order) as one file's DataFrame, stamped
     now; in the operator tables' session, so appending it runs no auto compaction."""
+    # The stamp travels with the rows: `current_timestamp()` becomes a literal in the write's
+    # generated code, new code to compile for every micro-batch.
+    now = dt.datetime.now(dt.UTC)
     return (
         ops_session(spark)
-        .createDataFrame(rows, PROGRESS_SCHEMA)
+        .createDataFrame([(*row, now) for row in rows], f"{PROGRESS_SCHEMA}, recorded_at timestamp")
         .coalesce(1)
-        .withColumn("recorded_at", F.current_timestamp())
     )
 
 

@@ -44,6 +44,7 @@ from gamelake.silver import (
     parse_family,
     partition_columns,
     scratch_columns,
+    stamp_quarantine,
     stats_properties,
     table_properties,
     to_quarantine,
@@ -209,10 +210,10 @@ def write_silver_batch(
             rejected.append(unknown_family_quarantine(batch, list(contracts), rejects_family))
         quarantined = sum(per_family.values()) - sum(written.values())
         if rejected:
-            # One partition per family's rejects: a small batch writes them as one file.
-            rows = functools.reduce(DataFrame.unionByName, rejected)
+            # A small batch writes every family's rejects as one file.
+            rows = functools.reduce(DataFrame.unionByName, rejected).coalesce(partitions)
             writes.append(_TableWrite(
-                rows if many else rows.coalesce(1),
+                stamp_quarantine(rows),
                 table_path(lake, "ops", QUARANTINE_TABLE), QUARANTINE_PARTITION_BY,
                 f"{app_id}.ops.{QUARANTINE_TABLE}", many,
                 stats_properties(QUARANTINE_STATS_COLUMNS),
