@@ -3,7 +3,7 @@
 Spark has no generated code for its higher-order functions (`filter`, `array_compact`,
 `map_filter`, `transform`...): it evaluates one row by row through the expression
 interpreter, and with it every expression beneath it. A family's rule set wrapped in
-`array_compact` was ~37 % of a 100k-row silver batch's executor time, interpreted
+`array_compact` took ~37 % of the executor samples of a 100k-row silver batch, interpreted
 (docs/hot-path.md). What the hot path evaluates on every row is built from these instead.
 """
 

@@ -18,7 +18,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from gamelake.columns import values_where
+from gamelake.columns import empty_array, values_where
 from gamelake.contracts import Contract, Field
 
 SILVER_PARTITION_BY = ("event_type",)
@@ -417,7 +417,7 @@ def _reason_columns(contract: Contract) -> tuple[Column, Column]:
     unparsed = F.size(p_names) > 0
     return (
         F.when(unparsed, p_names).otherwise(c_names),
-        F.when(F.size("_rules") == 0, F.array().cast("array<string>"))
+        F.when(F.size("_rules") == 0, empty_array())
         .when(unparsed, p_messages)
         .otherwise(c_messages),
     )
