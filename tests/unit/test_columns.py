@@ -3,17 +3,15 @@ and no higher-order function left in the columns every row evaluates."""
 
 from __future__ import annotations
 
-import json
-
 from pyspark.sql import functions as F
 
 from gamelake.columns import values_where
 from gamelake.contracts import load_contracts
 from gamelake.dq.row import apply_row_rules
 from gamelake.dq.rules import parse_rules
-from gamelake.silver import parse_family, with_event_id
+from gamelake.silver import parse_family
 from tests.samples import EXAMPLES
-from tests.unit.test_silver import BRONZE, KAFKA_TS
+from tests.unit.test_silver import bronze
 
 
 def test_values_where_keeps_what_array_compact_keeps_in_order_with_repeats(spark):
@@ -37,11 +35,8 @@ def _evaluates_a_lambda(df) -> bool:
 
 def test_no_rule_column_runs_a_higher_order_function_per_row(spark, root):
     contracts = load_contracts(root / "conf" / "contracts")
-    payload = json.dumps(EXAMPLES["player_action"]).encode()
-    rows = [(None, payload, "gamelake.player_action", 0, 0, KAFKA_TS, KAFKA_TS,
-             "player_action", KAFKA_TS.date())]  # fmt: skip
-    parsed = parse_family(with_event_id(spark.createDataFrame(rows, BRONZE)),
-                          contracts["player_action"])  # fmt: skip
+    rows = bronze(spark, "player_action", [EXAMPLES["player_action"]])
+    parsed = parse_family(rows, contracts["player_action"])
     assert not _evaluates_a_lambda(parsed.select("_rules", "_reasons"))
     rules = parse_rules(
         "silver.t",
