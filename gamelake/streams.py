@@ -210,7 +210,8 @@ def write_silver_batch(
             rejected.append(unknown_family_quarantine(batch, list(contracts), rejects_family))
         quarantined = sum(per_family.values()) - sum(written.values())
         if rejected:
-            # A small batch writes every family's rejects as one file.
+            # A small batch writes every family's rejects as one file; the stamp, above the
+            # coalesce, is one small stage to compile (see stamp_quarantine).
             rows = functools.reduce(DataFrame.unionByName, rejected).coalesce(partitions)
             writes.append(_TableWrite(
                 stamp_quarantine(rows),

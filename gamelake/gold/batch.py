@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from gamelake.columns import empty_array
 from gamelake.conventions import is_delta_table, table_path
 from gamelake.dq.results import GateFailed
 from gamelake.game_api import JOINED, LOGGED_IN, PURCHASED
@@ -84,7 +85,7 @@ def player_profile(game_api: DataFrame, inventory: DataFrame, affiliations: Data
         .join(orgs, latest == orgs["event_id"], "left")
         .drop("event_id")
     )
-    empty_orgs = F.array().cast("array<string>")
+    empty_orgs = empty_array()
     return profile.select(
         "user_id",
         "wealth",
