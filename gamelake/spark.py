@@ -50,6 +50,11 @@ TUNING: dict[str, str] = {
     # rules): with the default cache of 100, ~255 were compiled again every batch
     # (CodegenMetrics); with 1000, ~23 (the batch's own literals).
     "spark.sql.codegen.cache.maxEntries": "1000",
+    # HotSpot never JIT-compiles a method over 8,000 bytes of bytecode: the silver batch's
+    # plans generated five such methods (12-17 kB), interpreted on every row. At 8,000 Spark
+    # runs those subtrees without whole-stage codegen instead, as its tuning guide advises
+    # on HotSpot (docs/hot-path.md: a 100k-row batch faster in 7 of 8 interleaved pairs).
+    "spark.sql.codegen.hugeMethodLimit": "8000",
     # JSON with a repeated key: the last one wins, as in most JSON parsers.
     "spark.sql.mapKeyDedupPolicy": "LAST_WIN",
     "spark.sql.variant.allowDuplicateKeys": "true",
