@@ -40,6 +40,7 @@ from gamelake.config import load_settings
 from gamelake.contracts import load_contracts
 from gamelake.conventions import is_delta_table, load_pipeline_conf, table_path
 from gamelake.generator import GeneratorOptions, Record, generate
+from gamelake.gold.streaming import GOLD_STREAMS
 from gamelake.spark import submit_command, submit_env
 
 RESULTS = Path(__file__).parent / "results" / "freshness.json"
@@ -138,7 +139,7 @@ def measure_rate(settings, contracts, pipeline, rate: float, args) -> dict[str, 
     produced: dict[str, Any] = {}
     ended = time.monotonic()
     try:
-        while not is_delta_table(table_path(lake, "gold", "player_kd_5m")):
+        while not is_delta_table(table_path(lake, "gold", GOLD_STREAMS["player_kd_5m"].storage)):
             if job.poll() is not None:
                 raise SystemExit(f"the pipeline stopped; see {log_path}")
             time.sleep(2)

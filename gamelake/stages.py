@@ -78,10 +78,10 @@ class Stages:
         options = job.gold_options
         self.spark.conf.set(gold_streaming.NO_DATA_BATCHES_CONF, "false")
         for stream in gold_streaming.ready_streams(job.lake, running):
-            checkpoint = job.checkpoints / "gold" / stream.table
+            checkpoint = job.checkpoints / "gold" / stream.storage
             query = gold_streaming.start_gold_stream(
                 self.spark, stream, job.lake, checkpoint,
-                checkpoint_app_id(checkpoint, f"gold.{stream.table}"),
+                checkpoint_app_id(checkpoint, f"gold.{stream.storage}"),
                 options.once, options.interval, options.max_files_per_trigger,
                 options.max_bytes_per_trigger, app_born_ms(checkpoint),
             )  # fmt: skip

@@ -114,15 +114,18 @@ def _on_catalog(conn, catalog: str):
 
 
 def create_views(conn, catalog: str, sql_dir: Path | None = None) -> list[str]:
-    """CREATE OR REPLACE every view of <sql_dir>/views in `catalog`; returns those created.
+    """CREATE OR REPLACE the views of the windowed gold tables, then every view of
+    <sql_dir>/views, in `catalog`; returns those created.
 
     A view whose tables are not in the lake yet is skipped with a warning (the next
     registration creates it).
     """
     from gamelake.config import project_root
+    from gamelake.gold.streaming import gold_views
     from gamelake.queries import list_views, view_ddl
 
-    views = list_views(sql_dir or project_root() / "sql")
+    # Derived views first: the views of sql/ read them.
+    views = [*gold_views(), *list_views(sql_dir or project_root() / "sql")]
     if not views:
         return []
     # Views keep the session catalog to resolve their catalog-less names: use the target one.

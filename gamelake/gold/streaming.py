@@ -1,112 +1,84 @@
 """Streaming gold: windowed aggregates and the enriched activity, kept current from silver.
 
-Each stage is one Structured Streaming query reading a silver Delta table as a stream, in
-event time with a watermark:
+Each table is one Structured Streaming query reading a silver Delta table as a stream, with
+no state of its own:
 
 - `player_kd_5m` (seed 001): kills, deaths, K/D per player per 5-minute tumbling window.
 - `user_score_10s` (seed 004, classic): score and events per user per 10-second window; the
   leaderboards, hot streakers, team MVPs, hourly team scores and abuse detection are SQL over
-  it (sql/views, sql/queries), so one small state serves them all. Its watermark is the
-  allowed lateness of those answers.
+  it (sql/views, sql/queries).
 - `server_health_1m` (seed 002): server health per region per minute.
 - `player_activity_enriched` (seed 000): activity joined with the rooms and players known
   when the micro-batch runs (stream-static join); final, so appended.
 
-Windowed results are updated as events arrive: the aggregation runs in update mode and each
-micro-batch MERGEs the changed windows into Delta (one commit). Every gold commit names its
-(app id, batch id) in `commitInfo.userMetadata` and a `ledger.BatchLedger` per query says
-which batches a table already holds, so a replayed batch is skipped without Delta's
-`txnAppId` check (a snapshot state rebuild on every commit, see docs/hot-path.md). Because
-the output holds the whole window value (not an increment), replay would be harmless anyway.
+A windowed table is kept as `<table>_partials` (`gamelake.gold.windows`): each micro-batch
+appends its own partial aggregates, a plain append instead of a MERGE, and every so often a
+batch's commit rolls the closed windows up into one row each. Trino's `gold.<table>` is a
+view summing the open windows' partials beside the rolled-up rows. An event is counted while
+its window is open, i.e. up to an hour later than the newest window seen; later ones are
+dropped (and logged) as a watermark would. Every gold commit names its (app id, batch id) in
+`commitInfo.userMetadata` and a `ledger.BatchLedger` per query says which batches a table
+already holds, so a replayed batch is never counted twice, without Delta's `txnAppId` check
+(a snapshot state rebuild on every commit, see docs/hot-path.md).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from gamelake.conventions import is_delta_table, table_path
 from gamelake.gold import GOLD_LAYER
+from gamelake.gold.windows import (
+    PLAYER_KD_5M,
+    ROLLED_UP,
+    SERVER_HEALTH_1M,
+    UPDATED_AT,
+    USER_SCORE_10S,
+    WindowedAggregate,
+    merge_partials,
+    partial_aggregates,
+    view_sql,
+    windowed_answer,
+)
 from gamelake.io import read_delta_stream, trigger_kwargs
 from gamelake.ledger import BatchLedger, append_batch, batch_tag
+from gamelake.queries import View
+from gamelake.spark import local_checkpoint, release
 
 log = logging.getLogger(__name__)
 
-# Delta's session conf for the commitInfo.userMetadata of commits without a writer option
-# (MERGE has none); DeltaSQLConf.DELTA_USER_METADATA.
-USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 OPTIMIZE_WRITE_CONF = "spark.databricks.delta.optimizeWrite.enabled"
-# Off for gold queries: a batch with no data only evicts expired windows from the state (update
-# mode emits nothing then), and costs a whole micro-batch per query on a 2-core laptop.
+# Off for gold queries: with no state to evict, a batch with no data has nothing to do, and
+# would still cost a micro-batch per query on a 2-core laptop.
 NO_DATA_BATCHES_CONF = "spark.sql.streaming.noDataMicroBatches.enabled"
 
 
 # --- transforms (pure; streaming or batch frames alike) ----------------------------------------
 
 
-def _window_columns(window_col: str = "window") -> list:
-    return [
-        F.col(f"{window_col}.start").alias("window_start"),
-        F.col(f"{window_col}.end").alias("window_end"),
-    ]
+def kd_per_window(telemetry: DataFrame) -> DataFrame:
+    """Kills, deaths and K/D ratio (null without deaths) per player per 5-minute window."""
+    return windowed_answer(telemetry, PLAYER_KD_5M)
 
 
-def kd_per_window(telemetry: DataFrame, window: str = "5 minutes") -> DataFrame:
-    """Kills, deaths and K/D ratio (null without deaths) per player per tumbling window."""
-    kills = F.count(F.when(F.col("event_type") == "kill", 1))
-    deaths = F.count(F.when(F.col("event_type") == "death", 1))
-    agg = telemetry.groupBy("player_id", F.window("event_at", window)).agg(
-        kills.alias("kills"), deaths.alias("deaths")
-    )
-    return agg.select(
-        "player_id",
-        *_window_columns(),
-        "kills",
-        "deaths",
-        (F.col("kills") / F.when(F.col("deaths") > 0, F.col("deaths"))).alias("kd_ratio"),
-    )
+def score_per_window(user_score: DataFrame) -> DataFrame:
+    """Score sum and events per user (and team) per 10-second window."""
+    return windowed_answer(user_score, USER_SCORE_10S)
 
 
-def score_per_window(user_score: DataFrame, window: str = "10 seconds") -> DataFrame:
-    """Score sum and events per user (and team) per tumbling window."""
-    agg = user_score.groupBy("user_id", "team_id", F.window("event_at", window)).agg(
-        F.sum("score").cast("long").alias("score"), F.count("*").alias("events")
-    )
-    return agg.select("user_id", "team_id", *_window_columns(), "score", "events")
-
-
-def server_health_per_window(server_metric: DataFrame, window: str = "1 minute") -> DataFrame:
-    """Per region per window: samples, servers, CPU, memory and latency (avg and max), and
+def server_health_per_window(server_metric: DataFrame) -> DataFrame:
+    """Per region per minute: samples, servers, CPU, memory and latency (avg and max), and
     samples above 90% CPU."""
-    agg = server_metric.groupBy("region", F.window("event_at", window)).agg(
-        F.count("*").alias("samples"),
-        F.size(F.collect_set("server_id")).alias("servers"),
-        F.avg("cpu_load_pct").alias("avg_cpu_load_pct"),
-        F.max("cpu_load_pct").alias("max_cpu_load_pct"),
-        F.avg("memory_usage_pct").alias("avg_memory_usage_pct"),
-        F.avg("latency_ms").alias("avg_latency_ms"),
-        F.max("latency_ms").alias("max_latency_ms"),
-        F.count(F.when(F.col("cpu_load_pct") > 90, 1)).alias("overloaded_samples"),
-    )
-    return agg.select(
-        "region",
-        *_window_columns(),
-        "samples",
-        "servers",
-        "avg_cpu_load_pct",
-        "max_cpu_load_pct",
-        "avg_memory_usage_pct",
-        "avg_latency_ms",
-        "max_latency_ms",
-        "overloaded_samples",
-    )
+    return windowed_answer(server_metric, SERVER_HEALTH_1M)
 
 
 def _one_per_key(df: DataFrame, key: str, columns: list[str]) -> DataFrame:
@@ -166,72 +138,146 @@ def _session_optimize_write(df: DataFrame) -> bool:
     return df.sparkSession.conf.get(OPTIMIZE_WRITE_CONF, "false").lower() == "true"
 
 
-def merge_batch(
-    batch: DataFrame,
-    path: Path,
-    keys: tuple[str, ...],
-    app_id: str,
-    version: int,
-    ledger: BatchLedger | None = None,
-) -> bool:
-    """Upsert a micro-batch's updated rows into a Delta table at most once per (app_id,
-    version); True when written. `ledger` (a new one reads the table's log) knows the batches
-    the table holds.
+@dataclasses.dataclass
+class _Windows:
+    """What a windowed table's writer knows of it, in epoch microseconds of `window_end`:
+    windows up to `rolled_until` are rolled up, the newest window seen ends at `seen_until`,
+    and no open partial ends before `open_from` (None: not known yet, or nothing)."""
 
-    The first batch creates the table; later ones MERGE on `keys` (one commit each).
-    """
-    from delta.tables import DeltaTable
+    rolled_until: int | None
+    seen_until: int | None
+    open_from: int | None
 
-    ledger = ledger if ledger is not None else BatchLedger()
+
+def _micros(column: str) -> Column:
+    return F.unix_micros(F.col(column))
+
+
+def _read_windows(spark: SparkSession, path: Path) -> _Windows:
+    """The table's rolled-up boundary, newest window and oldest open window (one small job)."""
     if not is_delta_table(path):
-        return append_batch(
-            batch, path, (), app_id, version, ledger,
-            optimize_write=_session_optimize_write(batch),
-        )  # fmt: skip
-    if ledger.holds(path, app_id, version):
-        log.info("%s already holds batch %d of %s: skipped", path.name, version, app_id)
-        return False
-    spark = batch.sparkSession
-    condition = " and ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-    # The tag rides in the MERGE's own commit; the session is the query's own clone, so
-    # concurrent gold queries do not see each other's.
-    spark.conf.set(USER_METADATA_CONF, batch_tag(app_id, version))
-    try:
-        (
-            DeltaTable.forPath(spark, str(path))
-            .alias("t")
-            .merge(batch.alias("s"), condition)
-            .whenMatchedUpdateAll()
-            .whenNotMatchedInsertAll()
-            .execute()
+        return _Windows(None, None, None)
+    rolled = F.col(ROLLED_UP)
+    row = (
+        spark.read.format("delta").load(str(path))
+        .agg(
+            F.max(F.when(rolled, _micros("window_end"))),
+            F.max(_micros("window_end")),
+            F.min(F.when(~rolled, _micros("window_end"))),
         )
-    finally:
-        spark.conf.unset(USER_METADATA_CONF)
-    ledger.committed(path, app_id, version)
-    return True
+        .first()
+    )  # fmt: skip
+    return _Windows(*row)
 
 
-def _merge_handler(
-    batch: DataFrame, batch_id: int, *, path: Path, keys, app_id: str, ledger: BatchLedger
-) -> None:
-    # Persisted: the count and the MERGE read the stateful batch once. A replayed batch is
-    # still counted (merge_batch skips its write): running the plan is what commits the
-    # aggregation's state for this batch.
-    rows = batch.withColumn("updated_at", F.current_timestamp()).persist()
-    try:
-        if rows.count():  # an empty batch would still cost a MERGE commit
-            merge_batch(rows, path, keys, app_id, batch_id, ledger)
-    finally:
-        rows.unpersist()
+class WindowedSink:
+    """Writes a windowed aggregate's micro-batches into its partials table, at most once per
+    (app id, batch id): each batch appends its partials, and once the oldest open window has
+    been closed for `rollup_every_s` (closed: older than the newest window seen less
+    `late_s`), the batch is written instead as one commit that rolls the closed windows up
+    and compacts the open ones. Rows of windows already rolled up are dropped as late, as a
+    watermark drops them."""
+
+    def __init__(
+        self,
+        path: Path,
+        agg: WindowedAggregate,
+        app_id: str,
+        born_ms: int | None = None,
+        *,
+        late_s: int = 3600,
+        rollup_every_s: int = 900,
+    ) -> None:
+        self.path, self.agg, self.app_id = path, agg, app_id
+        self.late_us, self.rollup_every_us = late_s * 1_000_000, rollup_every_s * 1_000_000
+        self.ledger = BatchLedger(born_ms)
+        self.windows: _Windows | None = None  # read from the table on the first batch
+
+    def write(self, batch: DataFrame, batch_id: int) -> bool:
+        """Write one micro-batch of silver rows; True when the table took it."""
+        if self.ledger.holds(self.path, self.app_id, batch_id):
+            log.info("%s already holds batch %d of %s: skipped", self.path.name, batch_id,
+                     self.app_id)  # fmt: skip
+            return False
+        spark = batch.sparkSession
+        if self.windows is None:
+            self.windows = _read_windows(spark, self.path)
+        known = self.windows
+        parts = partial_aggregates(batch, self.agg).withColumn(UPDATED_AT, F.current_timestamp())
+        parts = local_checkpoint(parts.withColumn(ROLLED_UP, F.lit(False)))
+        try:
+            return self._write_parts(parts, batch_id, known)
+        finally:
+            release(parts)
+
+    def _write_parts(self, parts: DataFrame, batch_id: int, known: _Windows) -> bool:
+        end = _micros("window_end")
+        rolled = F.lit(known.rolled_until) if known.rolled_until is not None else None
+        late = end <= rolled if rolled is not None else F.lit(False)
+        rows, late_rows, newest, oldest = parts.agg(
+            F.count(F.lit(1)), F.count(F.when(late, 1)), F.max(end), F.min(F.when(~late, end))
+        ).first()
+        if late_rows:
+            log.warning("%s batch %d: %d window partials dropped, their windows already rolled "
+                        "up (events over %d s late)", self.path.name, batch_id, late_rows,
+                        self.late_us // 1_000_000)  # fmt: skip
+            parts = parts.where(~late)
+        if rows == late_rows:
+            return False  # nothing to write: no commit for an empty batch
+        seen = max(v for v in (known.seen_until, newest) if v is not None)
+        open_from = min(v for v in (known.open_from, oldest) if v is not None)
+        closed = seen - self.late_us
+        if closed - open_from < self.rollup_every_us:
+            append_batch(parts, self.path, (ROLLED_UP,), self.app_id, batch_id, self.ledger,
+                         optimize_write=_session_optimize_write(parts))  # fmt: skip
+            self.windows = _Windows(known.rolled_until, seen, open_from)
+            return True
+        self._roll_up(parts, batch_id, known.rolled_until, closed)
+        # Open partials left all end after `closed`; the next roll-up is due `rollup_every_s`
+        # of event time later.
+        self.windows = _Windows(closed, seen, closed)
+        return True
+
+    def _roll_up(self, parts: DataFrame, batch_id: int, rolled_until: int | None, closed: int):
+        """Commit the batch with every open partial merged: windows ending by `closed` as
+        one rolled-up row each, later ones as one open row each (one Delta commit)."""
+        spark = parts.sparkSession
+        partials = parts.drop(ROLLED_UP)
+        if is_delta_table(self.path):
+            stored = spark.read.format("delta").load(str(self.path)).where(~F.col(ROLLED_UP))
+            partials = stored.drop(ROLLED_UP).unionByName(partials)
+        merged = merge_partials(partials, self.agg)
+        merged = merged.withColumn(ROLLED_UP, _micros("window_end") <= F.lit(closed))
+        writer = (
+            merged.write.format("delta")
+            .mode("overwrite")
+            .partitionBy(ROLLED_UP)
+            .option("userMetadata", batch_tag(self.app_id, batch_id))
+        )
+        if rolled_until is not None:
+            # Replaces the open partials (whole files of their partition) and nothing rolled
+            # up before; Delta checks every written row matches.
+            writer = writer.option(
+                "replaceWhere",
+                f"not {ROLLED_UP} or window_end > timestamp_micros({rolled_until})",
+            )
+        writer.save(str(self.path))
+        self.ledger.committed(self.path, self.app_id, batch_id)
+        log.info("%s batch %d: windows ending by %s rolled up", self.path.name, batch_id,
+                 dt.datetime.fromtimestamp(closed / 1e6, dt.UTC).isoformat())  # fmt: skip
 
 
-def make_merge_handler(
-    path: Path, keys: tuple[str, ...], app_id: str, born_ms: int | None = None
+def _windowed_handler(batch: DataFrame, batch_id: int, *, sink: WindowedSink) -> None:
+    sink.write(batch, batch_id)
+
+
+def make_windowed_handler(
+    path: Path, agg: WindowedAggregate, app_id: str, born_ms: int | None = None, **rollup
 ) -> Callable[[DataFrame, int], None]:
-    """The foreachBatch handler upserting a windowed aggregate's updated rows into `path`,
-    with a ledger of the batches it holds (app made at `born_ms`)."""
+    """The foreachBatch handler writing a windowed aggregate's partials into `path` (app made
+    at `born_ms`; `rollup`: WindowedSink's late_s and rollup_every_s)."""
     return functools.partial(
-        _merge_handler, path=path, keys=keys, app_id=app_id, ledger=BatchLedger(born_ms)
+        _windowed_handler, sink=WindowedSink(path, agg, app_id, born_ms, **rollup)
     )
 
 
@@ -280,40 +326,45 @@ def make_enrich_handler(
 
 @dataclasses.dataclass(frozen=True)
 class GoldStream:
-    """A streaming gold table: its silver source, event-time column and watermark, the
-    transform and the keys MERGE matches on (None: append, the rows are final)."""
+    """A streaming gold table: its silver source and event-time column, and its windowed
+    aggregate (None: the enriched activity, appended as final rows)."""
 
     table: str
     source: str
     event_time: str
-    watermark: str
-    transform: Callable[[DataFrame], DataFrame]
-    keys: tuple[str, ...] | None
+    windowed: WindowedAggregate | None
     doc: str
+
+    @property
+    def storage(self) -> str:
+        """The Delta table the stream writes (a windowed table's partials; Trino's
+        gold.<table> is then a view over it)."""
+        return self.windowed.storage if self.windowed else self.table
 
 
 GOLD_STREAMS: dict[str, GoldStream] = {
     s.table: s
     for s in (
-        GoldStream(
-            "player_kd_5m", "telemetry", "event_at", "1 hour", kd_per_window,
-            ("player_id", "window_start"), "K/D per player per 5 minutes (seed 001)",
-        ),
-        GoldStream(
-            "user_score_10s", "user_score", "event_at", "1 hour", score_per_window,
-            ("user_id", "team_id", "window_start"),
-            "score per user per 10 s; leaderboards and team scores build on it (004, classic)",
-        ),
-        GoldStream(
-            "server_health_1m", "server_metric", "event_at", "1 hour", server_health_per_window,
-            ("region", "window_start"), "server health per region per minute (seed 002)",
-        ),
-        GoldStream(
-            "player_activity_enriched", "player_activity", "activity_at", "1 hour",
-            lambda df: df, None, "activity joined with rooms and players (seed 000)",
-        ),
+        GoldStream("player_kd_5m", "telemetry", "event_at", PLAYER_KD_5M,
+                   "K/D per player per 5 minutes (seed 001)"),
+        GoldStream("user_score_10s", "user_score", "event_at", USER_SCORE_10S,
+                   "score per user per 10 s; leaderboards and team scores build on it (004, "
+                   "classic)"),
+        GoldStream("server_health_1m", "server_metric", "event_at", SERVER_HEALTH_1M,
+                   "server health per region per minute (seed 002)"),
+        GoldStream("player_activity_enriched", "player_activity", "activity_at", None,
+                   "activity joined with rooms and players (seed 000)"),
     )
 }  # fmt: skip
+
+
+def gold_views(schema: str = GOLD_LAYER) -> list[View]:
+    """The Trino views answering the windowed tables from their partials."""
+    return [
+        View(schema, s.table, view_sql(s.windowed, schema))
+        for s in GOLD_STREAMS.values()
+        if s.windowed
+    ]
 
 
 def start_gold_stream(
@@ -335,20 +386,16 @@ def start_gold_stream(
         table_path(lake, "silver", stream.source),
         max_files_per_trigger,
         max_bytes_per_trigger,
-    ).withWatermark(stream.event_time, stream.watermark)
-    target = table_path(lake, GOLD_LAYER, stream.table)
-    if stream.keys is None:
+    )
+    if stream.windowed is None:
         handler = make_enrich_handler(lake, app_id, born_ms)
-        frame = source
-        mode = "append"
     else:
-        handler = make_merge_handler(target, stream.keys, app_id, born_ms)
-        frame = stream.transform(source)
-        # Update mode: each batch carries the windows it changed, with their whole value.
-        mode = "update"
+        target = table_path(lake, GOLD_LAYER, stream.storage)
+        handler = make_windowed_handler(target, stream.windowed, app_id, born_ms)
+    # Stateless: each batch's rows go to its handler as they are (no state store).
     return (
-        frame.writeStream.foreachBatch(handler)
-        .outputMode(mode)
+        source.writeStream.foreachBatch(handler)
+        .outputMode("append")
         .option("checkpointLocation", str(checkpoint))
         .queryName(f"gold_{stream.table}")
         .trigger(**trigger_kwargs(once, interval))

@@ -3,6 +3,11 @@ serves each one (registration included the gold layer and the views)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import random
+import shutil
+import uuid
+
 import pytest
 
 from gamelake import trino_client
@@ -17,20 +22,116 @@ GOLD_TABLES = sorted([*BUILDERS, *GOLD_STREAMS])
 
 @pytest.mark.parametrize("table", GOLD_TABLES)
 def test_gold_table_is_in_the_lake_and_in_trino(lake_run, table):
-    assert (table_path(lake_run.lake, "gold", table) / "_delta_log").is_dir()
+    # A windowed table's rows are stored as its partials; Trino's gold.<table> answers from them.
+    stored = GOLD_STREAMS[table].storage if table in GOLD_STREAMS else table
+    assert (table_path(lake_run.lake, "gold", stored) / "_delta_log").is_dir()
     rows = trino_client.run(lake_run.conn, f"select count(*) from gold.{table}").rows[0][0]
     assert rows > 0, f"gold.{table} is empty"
 
 
 def test_windowed_gold_has_one_row_per_key(lake_run):
-    # MERGE, not append: a window updated by several micro-batches stays one row.
+    # A window written by several micro-batches (partials, rolled up or not) is one row.
     for name, stream in GOLD_STREAMS.items():
-        if stream.keys is None:
+        if stream.windowed is None:
             continue
-        keys = ", ".join(stream.keys)
+        keys = ", ".join(stream.windowed.group)
         dupes = trino_client.run(
             lake_run.conn,
             f"select count(*) from (select {keys} from gold.{name} group by {keys} "
             f"having count(*) > 1)",
         ).rows[0][0]
         assert dupes == 0, f"gold.{name} repeats keys"
+
+
+T0 = dt.datetime(2024, 6, 1)
+# Four batches in event-time order over 30 minutes; the third rolls the windows up that
+# ended 10 minutes before its newest, the fourth adds to open windows.
+SPANS = ((0, 400), (300, 1000), (900, 1800), (1500, 1800))
+
+
+def windowed_rows() -> dict[str, tuple[str, list[list[tuple]]]]:
+    """Silver rows of each windowed table's source, in batches (values whose sums are exact
+    in floating point, so Spark's and Trino's averages agree to the bit)."""
+    rng = random.Random(20)
+
+    def batches(row) -> list[list[tuple]]:
+        return [
+            [row(T0 + dt.timedelta(seconds=rng.uniform(lo, hi))) for _ in range(60)]
+            for lo, hi in SPANS
+        ]
+
+    def pct() -> float:
+        return rng.randrange(0, 201) / 2
+
+    return {
+        "player_kd_5m": (
+            "player_id string, event_type string, event_at timestamp",
+            batches(lambda at: (rng.choice("abc"), rng.choice(["kill", "death", "spawn"]), at)),
+        ),
+        "user_score_10s": (
+            "user_id string, team_id string, score int, event_at timestamp",
+            batches(lambda at: (rng.choice("uv"), "t", rng.randrange(0, 100), at)),
+        ),
+        "server_health_1m": (
+            "region string, server_id string, cpu_load_pct double, memory_usage_pct double, "
+            "latency_ms double, event_at timestamp",
+            batches(
+                lambda at: (
+                    rng.choice(["eu", "us"]),
+                    rng.choice(["s1", "s2", "s3"]),
+                    pct(),
+                    pct(),
+                    pct(),
+                    at,
+                )
+            ),
+        ),
+    }
+
+
+def _utc(row) -> tuple:
+    """A row's values with its timestamps as naive UTC (Trino returns them zoned)."""
+    return tuple(
+        v.astimezone(dt.UTC).replace(tzinfo=None) if isinstance(v, dt.datetime) and v.tzinfo
+        else v
+        for v in row
+    )  # fmt: skip
+
+
+def test_the_trino_views_answer_rolled_up_and_open_windows_as_spark_does(
+    spark, services, trino_conn
+):
+    """Each windowed table written in batches that roll windows up and leave others open:
+    Trino's view answers what Spark computes over all rows at once."""
+    from gamelake.gold.streaming import WindowedSink
+    from gamelake.gold.windows import ROLLED_UP, windowed_answer
+
+    run_id = uuid.uuid4().hex[:8]
+    area, catalog = services.paths.lake / "_tests" / f"views-{run_id}", f"glviews{run_id}"
+    lake = area / "lake"
+    try:
+        expected = {}
+        for name, (schema, batches) in windowed_rows().items():
+            agg = GOLD_STREAMS[name].windowed
+            sink = WindowedSink(table_path(lake, "gold", agg.storage), agg, "app",
+                                late_s=600, rollup_every_s=300)  # fmt: skip
+            frames = [spark.createDataFrame(rows, schema) for rows in batches]
+            for batch_id, frame in enumerate(frames):
+                sink.write(frame, batch_id)
+            stored = spark.read.format("delta").load(str(table_path(lake, "gold", agg.storage)))
+            rolled = stored.where(ROLLED_UP).count()
+            assert 0 < rolled < stored.count(), f"{name}: no rolled-up and open rows both"
+            whole = frames[0]
+            for frame in frames[1:]:
+                whole = whole.unionByName(frame)
+            expected[name] = sorted(_utc(r) for r in windowed_answer(whole, agg).collect())
+        trino_client.create_lake_catalog(trino_conn, catalog, lake)
+        trino_client.register_lake_at(trino_conn, catalog, lake, ("gold",))
+        conn = trino_client.connect(services.trino, catalog=catalog)
+        for name, rows in expected.items():
+            columns = len(rows[0])
+            got = trino_client.run(conn, f"select * from gold.{name}").rows
+            assert sorted(_utc(r[:columns]) for r in got) == [_utc(r) for r in rows], name
+    finally:
+        trino_client.drop_catalog(trino_conn, catalog)
+        shutil.rmtree(area, ignore_errors=True)

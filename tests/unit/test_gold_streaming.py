@@ -1,5 +1,5 @@
-"""Streaming gold transforms on tiny frames, the sinks' idempotence per batch id, and the
-gold queries' cadence."""
+"""Streaming gold transforms on tiny frames, the sinks' idempotence per batch id and their
+roll-up, and the gold queries' cadence."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import datetime as dt
 import json
 from types import SimpleNamespace
 
-from gamelake.gold import streaming
-from gamelake.io import trigger_kwargs, write_delta_batch
+from gamelake.gold import streaming, windows
+from gamelake.io import trigger_kwargs
 from gamelake.jobcontext import JobContext
-from gamelake.ledger import BatchLedger, batch_tag
+from gamelake.ledger import batch_tag
 from gamelake.stages import Stages
 from gamelake.streams import StreamOptions
 
@@ -91,19 +91,7 @@ def test_enrich_activity_left_joins_rooms_and_players_once_each(spark):
     assert rows["a2"]["room_name"] is None and rows["a2"]["player_name"] is None
 
 
-def test_merge_batch_upserts_and_skips_a_replayed_batch(spark, tmp_path):
-    path = tmp_path / "gold" / "t"
-    schema = "k string, v long"
-    streaming.merge_batch(
-        spark.createDataFrame([("a", 1), ("b", 1)], schema), path, ("k",), "app", 0
-    )
-    streaming.merge_batch(
-        spark.createDataFrame([("a", 5), ("c", 1)], schema), path, ("k",), "app", 1
-    )
-    # Batch 1 again (a restart after the commit): skipped, even with other values.
-    streaming.merge_batch(spark.createDataFrame([("a", 9)], schema), path, ("k",), "app", 1)
-    rows = dict(spark.read.format("delta").load(str(path)).collect())
-    assert rows == {"a": 5, "b": 1, "c": 1}
+KD = streaming.GOLD_STREAMS["player_kd_5m"].windowed
 
 
 def last_commit(table) -> dict[str, dict]:
@@ -113,46 +101,85 @@ def last_commit(table) -> dict[str, dict]:
     return {k: v for line in newest.read_text().splitlines() for k, v in json.loads(line).items()}
 
 
-def test_a_merge_commit_carries_its_batch_tag_and_a_restart_skips_the_batch(spark, tmp_path):
-    path, schema, app = tmp_path / "gold" / "t", "k string, v long", "gamelake.gold.t.0a1b"
-    ledger = BatchLedger()
-    assert streaming.merge_batch(spark.createDataFrame([("a", 1)], schema), path, ("k",), app, 0,
-                                 ledger)  # fmt: skip
-    assert streaming.merge_batch(
-        spark.createDataFrame([("a", 2), ("b", 1)], schema), path, ("k",), app, 1, ledger
+def kd_answer(spark, path) -> dict:
+    """The K/D table as its view answers: partials merged per player and window."""
+    stored = spark.read.format("delta").load(str(path)).drop(windows.ROLLED_UP)
+    out = windows.merge_partials(stored, KD).select(*windows.answer_columns(KD)).collect()
+    return {(r["player_id"], r["window_start"]): (r["kills"], r["deaths"]) for r in out}
+
+
+def telemetry(spark, *rows):
+    return spark.createDataFrame(
+        [(str(i), p, kind, at(t)) for i, (p, kind, t) in enumerate(rows)], TELEMETRY
     )
+
+
+def test_a_windowed_batch_appends_its_partials_once_with_its_tag(spark, tmp_path):
+    path, app = tmp_path / "gold" / "player_kd_5m_partials", "gamelake.gold.player_kd_5m.0a1b"
+    sink = streaming.WindowedSink(path, KD, app)
+    assert sink.write(telemetry(spark, ("a", "kill", 0), ("a", "death", 10)), 0)
+    assert sink.write(telemetry(spark, ("a", "kill", 20), ("b", "kill", 400)), 1)
+    assert not sink.write(telemetry(spark, ("a", "kill", 30)), 1)  # a replay: skipped
     commit = last_commit(path)
-    assert commit["commitInfo"]["operation"] == "MERGE"
+    assert commit["commitInfo"]["operation"] == "WRITE"  # an append, no MERGE
     assert commit["commitInfo"]["userMetadata"] == batch_tag(app, 1)
     assert "txn" not in commit  # no SetTransaction: no state rebuild on the next commit
-    assert spark.conf.get(streaming.USER_METADATA_CONF, None) is None  # not left for others
-    # A restarted process has a new ledger: it knows the batch from the log alone.
-    replay = spark.createDataFrame([("a", 9)], schema)
-    assert not streaming.merge_batch(replay, path, ("k",), app, 1, BatchLedger())
-    assert streaming.merge_batch(replay, path, ("k",), app, 2, BatchLedger())
-    assert dict(spark.read.format("delta").load(str(path)).collect()) == {"a": 9, "b": 1}
+    # A restarted process has a new sink: it knows the batch from the log alone.
+    assert not streaming.WindowedSink(path, KD, app).write(telemetry(spark, ("a", "kill", 5)), 1)
+    assert kd_answer(spark, path) == {("a", at(0)): (2, 1), ("b", at(300)): (1, 0)}
+    # Two partial rows for the first window: each batch appended its own.
+    assert spark.read.format("delta").load(str(path)).count() == 3
 
 
-def test_gold_tables_written_with_deltas_txn_scheme_still_count(spark, tmp_path):
-    """Gold tables from before the ledger: the first batch appended and later ones MERGEd
-    with txnAppId/txnVersion; a replay of their last batch is still skipped."""
-    from delta.tables import DeltaTable
+def test_closed_windows_roll_up_into_one_row_and_later_events_for_them_are_dropped(spark, tmp_path):
+    path, app = tmp_path / "gold" / "player_kd_5m_partials", "app"
 
-    path, schema = tmp_path / "gold" / "t", "k string, v long"
-    app = "gamelake.gold.player_kd_5m.5f0c9e"  # as checkpoint_app_id names a gold app
-    write_delta_batch(spark.createDataFrame([("a", 1)], schema), path, (), app, 0)
-    spark.conf.set("spark.databricks.delta.write.txnAppId", app)
-    spark.conf.set("spark.databricks.delta.write.txnVersion", "1")
-    try:
-        DeltaTable.forPath(spark, str(path)).alias("t").merge(
-            spark.createDataFrame([("a", 2)], schema).alias("s"), "t.k = s.k"
-        ).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
-    finally:
-        spark.conf.unset("spark.databricks.delta.write.txnAppId")
-        spark.conf.unset("spark.databricks.delta.write.txnVersion")
-    replay = spark.createDataFrame([("a", 9)], schema)
-    assert not streaming.merge_batch(replay, path, ("k",), app, 1, BatchLedger())
-    assert dict(spark.read.format("delta").load(str(path)).collect()) == {"a": 2}
+    def sink():  # counted while the window ended at most 10 min before the newest seen
+        return streaming.WindowedSink(path, KD, app, late_s=600, rollup_every_s=300)
+
+    writer = sink()
+    writer.write(telemetry(spark, ("a", "kill", 0), ("b", "death", 60)), 0)
+    writer.write(telemetry(spark, ("a", "kill", 100), ("a", "kill", 700)), 1)
+    stored = spark.read.format("delta").load(str(path))
+    assert stored.where(windows.ROLLED_UP).count() == 0  # nothing closed for 5 min yet
+    # Newest window ends at 1,500 s: windows ending by 900 s are closed, the oldest open one
+    # (ending at 300 s) for 600 s, so this batch rolls them up.
+    writer.write(telemetry(spark, ("a", "death", 1200), ("a", "kill", 250)), 2)
+    stored = spark.read.format("delta").load(str(path))
+    rolled = {
+        (r["player_id"], r["window_start"]): (r["kills"], r["deaths"])
+        for r in stored.where(windows.ROLLED_UP).collect()
+    }
+    assert rolled == {("a", at(0)): (3, 0), ("b", at(0)): (0, 1), ("a", at(600)): (1, 0)}
+    assert stored.where(f"not {windows.ROLLED_UP}").count() == 1  # the open window at 1,200 s
+    assert last_commit(path)["commitInfo"]["userMetadata"] == batch_tag(app, 2)
+    # After a restart: a late kill in a rolled-up window is dropped, an open one counted.
+    sink().write(telemetry(spark, ("a", "kill", 10), ("a", "kill", 1210)), 3)
+    assert kd_answer(spark, path) == {
+        ("a", at(0)): (3, 0), ("b", at(0)): (0, 1), ("a", at(600)): (1, 0),
+        ("a", at(1200)): (1, 1),
+    }  # fmt: skip
+    # A replay of the roll-up's batch after a restart is skipped like any other.
+    assert not sink().write(telemetry(spark, ("a", "kill", 1300)), 2)
+
+
+def test_a_batch_of_only_late_rows_commits_nothing(spark, tmp_path):
+    path = tmp_path / "gold" / "player_kd_5m_partials"
+    writer = streaming.WindowedSink(path, KD, "app", late_s=0, rollup_every_s=0)
+    writer.write(telemetry(spark, ("a", "kill", 0), ("a", "kill", 400)), 0)  # rolls up 0-300
+    versions = len(list((path / "_delta_log").glob("*.json")))
+    assert not writer.write(telemetry(spark, ("a", "kill", 5)), 1)
+    assert len(list((path / "_delta_log").glob("*.json"))) == versions
+
+
+def test_the_view_answers_from_rolled_up_rows_and_open_partials():
+    sql = windows.view_sql(KD)
+    assert "from gold.player_kd_5m_partials" in sql
+    assert "where is_rolled_up" in sql and "where not is_rolled_up" in sql
+    assert "cast(kills as double) / nullif(deaths, 0) as kd_ratio" in sql
+    assert [v.name for v in streaming.gold_views()] == [
+        "player_kd_5m", "user_score_10s", "server_health_1m"
+    ]  # fmt: skip
 
 
 ACTIVITY = (
@@ -215,12 +242,10 @@ def test_a_gold_stream_updates_windows_across_batches(spark, tmp_path):
     run_once()
     land([("3", "a", "kill", at(20)), ("4", "b", "kill", at(400))])
     run_once()
-    out = spark.read.format("delta").load(str(lake / "gold" / "player_kd_5m"))
-    rows = {(r["player_id"], r["window_start"]): (r["kills"], r["deaths"]) for r in out.collect()}
-    # The first window was updated in place (MERGE), not appended twice.
-    assert rows == {("a", at(0)): (2, 1), ("b", at(300)): (1, 0)}
-    # Set in the query's own session, the batch tag reaches the MERGE's commit (its batch id
-    # is Spark's: no-data batches count too).
-    info = last_commit(lake / "gold" / "player_kd_5m")["commitInfo"]
-    assert info["operation"] == "MERGE"
+    target = lake / "gold" / "player_kd_5m_partials"
+    # The first window's partials add up across batches.
+    assert kd_answer(spark, target) == {("a", at(0)): (2, 1), ("b", at(300)): (1, 0)}
+    # The batch tag (Spark's batch id) rides in each append's own commit.
+    info = last_commit(target)["commitInfo"]
+    assert info["operation"] == "WRITE"
     assert json.loads(info["userMetadata"])["gamelake.batch"]["app"] == "app"
