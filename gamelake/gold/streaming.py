@@ -14,12 +14,12 @@ no state of its own:
 A windowed table is kept as `<table>_partials` (`gamelake.gold.windows`): each micro-batch
 appends its own partial aggregates, a plain append instead of a MERGE, and every so often a
 batch's commit rolls the closed windows up into one row each. Trino's `gold.<table>` is a
-view summing the open windows' partials beside the rolled-up rows. An event is counted while
-its window is open, i.e. up to an hour later than the newest window seen; later ones are
-dropped (and logged) as a watermark would. Every gold commit names its (app id, batch id) in
-`commitInfo.userMetadata` and a `ledger.BatchLedger` per query says which batches a table
-already holds, so a replayed batch is never counted twice, without Delta's `txnAppId` check
-(a snapshot state rebuild on every commit, see docs/hot-path.md).
+view summing the open windows' partials beside the rolled-up rows. A window closes an hour
+after the newest window seen; an event later than that is merged into its rolled-up row, so
+no event is dropped (a backfill reads Kafka out of event-time order). Every gold commit names
+its (app id, batch id) in `commitInfo.userMetadata` and a `ledger.BatchLedger` per query says
+which batches a table already holds, so a replayed batch is never counted twice, without
+Delta's `txnAppId` check (a snapshot state rebuild on every commit, see docs/hot-path.md).
 """
 
 from __future__ import annotations
@@ -172,11 +172,16 @@ def _read_windows(spark: SparkSession, path: Path) -> _Windows:
 
 class WindowedSink:
     """Writes a windowed aggregate's micro-batches into its partials table, at most once per
-    (app id, batch id): each batch appends its partials, and once the oldest open window has
-    been closed for `rollup_every_s` (closed: older than the newest window seen less
-    `late_s`), the batch is written instead as one commit that rolls the closed windows up
-    and compacts the open ones. Rows of windows already rolled up are dropped as late, as a
-    watermark drops them."""
+    (app id, batch id), one commit each.
+
+    A batch normally appends its partials. Once the oldest open window has been closed for
+    `rollup_every_s` (closed: ending `late_s` or more before the newest window seen), the
+    batch is written instead as a commit that merges every open partial: closed windows as one
+    rolled-up row each, the others as one open row each. A batch with rows for windows already
+    rolled up (events later than `late_s`, or a backfill reading Kafka out of event-time
+    order) merges them into those rows the same way, so no event is dropped; such a commit
+    rewrites the rolled-up rows from the oldest late window on.
+    """
 
     def __init__(
         self,
@@ -212,59 +217,84 @@ class WindowedSink:
 
     def _write_parts(self, parts: DataFrame, batch_id: int, known: _Windows) -> bool:
         end = _micros("window_end")
-        rolled = F.lit(known.rolled_until) if known.rolled_until is not None else None
-        late = end <= rolled if rolled is not None else F.lit(False)
-        rows, late_rows, newest, oldest = parts.agg(
-            F.count(F.lit(1)), F.count(F.when(late, 1)), F.max(end), F.min(F.when(~late, end))
+        rolled_until = known.rolled_until
+        late = end <= F.lit(rolled_until) if rolled_until is not None else F.lit(False)
+        rows, newest, late_from, oldest_open = parts.agg(
+            F.count(F.lit(1)), F.max(end), F.min(F.when(late, end)), F.min(F.when(~late, end))
         ).first()
-        if late_rows:
-            log.warning("%s batch %d: %d window partials dropped, their windows already rolled "
-                        "up (events over %d s late)", self.path.name, batch_id, late_rows,
-                        self.late_us // 1_000_000)  # fmt: skip
-            parts = parts.where(~late)
-        if rows == late_rows:
-            return False  # nothing to write: no commit for an empty batch
+        if not rows:
+            return False  # no commit for an empty batch
         seen = max(v for v in (known.seen_until, newest) if v is not None)
-        open_from = min(v for v in (known.open_from, oldest) if v is not None)
+        open_from = min((v for v in (known.open_from, oldest_open) if v is not None), default=None)
         closed = seen - self.late_us
-        if closed - open_from < self.rollup_every_us:
+        due = open_from is not None and closed - open_from >= self.rollup_every_us
+        if late_from is None and not due:
             append_batch(parts, self.path, (ROLLED_UP,), self.app_id, batch_id, self.ledger,
                          optimize_write=_session_optimize_write(parts))  # fmt: skip
-            self.windows = _Windows(known.rolled_until, seen, open_from)
+            self.windows = _Windows(rolled_until, seen, open_from)
             return True
-        self._roll_up(parts, batch_id, known.rolled_until, closed)
-        # Open partials left all end after `closed`; the next roll-up is due `rollup_every_s`
-        # of event time later.
-        self.windows = _Windows(closed, seen, closed)
+        if late_from is not None:
+            log.info("%s batch %d: partials for rolled-up windows from %s merged into them",
+                     self.path.name, batch_id, _iso(late_from))  # fmt: skip
+        if due:
+            # Open partials left all end after the new boundary: the next roll-up is due
+            # `rollup_every_s` of event time later.
+            rolled_until = max(closed, rolled_until or closed)
+            open_from = rolled_until
+        self._merge(parts, batch_id, known.rolled_until, late_from, rolled_until)
+        if due:
+            log.info("%s batch %d: windows ending by %s rolled up", self.path.name, batch_id,
+                     _iso(rolled_until))  # fmt: skip
+        self.windows = _Windows(rolled_until, seen, open_from)
         return True
 
-    def _roll_up(self, parts: DataFrame, batch_id: int, rolled_until: int | None, closed: int):
-        """Commit the batch with every open partial merged: windows ending by `closed` as
-        one rolled-up row each, later ones as one open row each (one Delta commit)."""
+    def _merge(
+        self,
+        parts: DataFrame,
+        batch_id: int,
+        rolled_until: int | None,
+        late_from: int | None,
+        rolled_now: int | None,
+    ) -> None:
+        """Commit the batch with every open partial, and the rolled-up rows from `late_from`
+        on, merged: windows ending by `rolled_now` as one rolled-up row each, later ones as
+        one open row each (one Delta commit)."""
         spark = parts.sparkSession
+        # The rows this commit replaces: every open partial, and the rolled-up windows the
+        # batch's late rows fall in onwards. Delta checks every written row matches too.
+        replaced = None
+        if rolled_until is not None:
+            since = late_from if late_from is not None else rolled_until + 1
+            replaced = f"not {ROLLED_UP} or window_end >= timestamp_micros({since})"
         partials = parts.drop(ROLLED_UP)
         if is_delta_table(self.path):
-            stored = spark.read.format("delta").load(str(self.path)).where(~F.col(ROLLED_UP))
+            stored = spark.read.format("delta").load(str(self.path))
+            stored = stored.where(replaced) if replaced else stored
             partials = stored.drop(ROLLED_UP).unionByName(partials)
-        merged = merge_partials(partials, self.agg)
-        merged = merged.withColumn(ROLLED_UP, _micros("window_end") <= F.lit(closed))
+        is_rolled = F.lit(False)
+        if rolled_now is not None:
+            is_rolled = _micros("window_end") <= F.lit(rolled_now)
+        merged = (
+            merge_partials(partials, self.agg)
+            .withColumn(ROLLED_UP, is_rolled)
+            # Files by event time: a late row rewrites only the files from its window on, and
+            # a reader's window filter skips the rest by their statistics.
+            .repartitionByRange(ROLLED_UP, "window_end")
+        )  # fmt: skip
         writer = (
             merged.write.format("delta")
             .mode("overwrite")
             .partitionBy(ROLLED_UP)
             .option("userMetadata", batch_tag(self.app_id, batch_id))
         )
-        if rolled_until is not None:
-            # Replaces the open partials (whole files of their partition) and nothing rolled
-            # up before; Delta checks every written row matches.
-            writer = writer.option(
-                "replaceWhere",
-                f"not {ROLLED_UP} or window_end > timestamp_micros({rolled_until})",
-            )
+        if replaced:
+            writer = writer.option("replaceWhere", replaced)
         writer.save(str(self.path))
         self.ledger.committed(self.path, self.app_id, batch_id)
-        log.info("%s batch %d: windows ending by %s rolled up", self.path.name, batch_id,
-                 dt.datetime.fromtimestamp(closed / 1e6, dt.UTC).isoformat())  # fmt: skip
+
+
+def _iso(micros: int) -> str:
+    return dt.datetime.fromtimestamp(micros / 1e6, dt.UTC).isoformat()
 
 
 def _windowed_handler(batch: DataFrame, batch_id: int, *, sink: WindowedSink) -> None:

@@ -75,6 +75,10 @@ def lake_catalog_properties(lake: Path | str, s3: S3Settings | None = None) -> d
         "delta.register-table-procedure.enabled": "true",
         # Trino's own writes (e.g. DDL, OPTIMIZE) need this on local disk and on S3 alike.
         "delta.enable-non-concurrent-writes": "true",
+        # A question that filters on its own aggregate (`where window_start >= max(...) -
+        # interval`) prunes the scan only when split generation waits for that filter: the
+        # 10M lake's K/D question took 0.82 s without waiting and 0.22 s with it (default 0).
+        "delta.dynamic-filtering.wait-timeout": "1s",
     }
 
 

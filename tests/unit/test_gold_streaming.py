@@ -131,45 +131,54 @@ def test_a_windowed_batch_appends_its_partials_once_with_its_tag(spark, tmp_path
     assert spark.read.format("delta").load(str(path)).count() == 3
 
 
-def test_closed_windows_roll_up_into_one_row_and_later_events_for_them_are_dropped(spark, tmp_path):
+def test_closed_windows_roll_up_into_one_row_and_later_events_merge_into_them(spark, tmp_path):
     path, app = tmp_path / "gold" / "player_kd_5m_partials", "app"
 
-    def sink():  # counted while the window ended at most 10 min before the newest seen
+    def sink():  # a window closes 10 min before the newest seen; roll-ups 5 min apart
         return streaming.WindowedSink(path, KD, app, late_s=600, rollup_every_s=300)
+
+    def stored_rows(rolled: bool) -> dict:
+        where = windows.ROLLED_UP if rolled else f"not {windows.ROLLED_UP}"
+        rows = spark.read.format("delta").load(str(path)).where(where).collect()
+        return {(r["player_id"], r["window_start"]): (r["kills"], r["deaths"]) for r in rows}
 
     writer = sink()
     writer.write(telemetry(spark, ("a", "kill", 0), ("b", "death", 60)), 0)
     writer.write(telemetry(spark, ("a", "kill", 100), ("a", "kill", 700)), 1)
-    stored = spark.read.format("delta").load(str(path))
-    assert stored.where(windows.ROLLED_UP).count() == 0  # nothing closed for 5 min yet
+    assert stored_rows(rolled=True) == {}  # nothing closed for 5 min yet
     # Newest window ends at 1,500 s: windows ending by 900 s are closed, the oldest open one
     # (ending at 300 s) for 600 s, so this batch rolls them up.
     writer.write(telemetry(spark, ("a", "death", 1200), ("a", "kill", 250)), 2)
-    stored = spark.read.format("delta").load(str(path))
-    rolled = {
-        (r["player_id"], r["window_start"]): (r["kills"], r["deaths"])
-        for r in stored.where(windows.ROLLED_UP).collect()
-    }
-    assert rolled == {("a", at(0)): (3, 0), ("b", at(0)): (0, 1), ("a", at(600)): (1, 0)}
-    assert stored.where(f"not {windows.ROLLED_UP}").count() == 1  # the open window at 1,200 s
-    assert last_commit(path)["commitInfo"]["userMetadata"] == batch_tag(app, 2)
-    # After a restart: a late kill in a rolled-up window is dropped, an open one counted.
-    sink().write(telemetry(spark, ("a", "kill", 10), ("a", "kill", 1210)), 3)
-    assert kd_answer(spark, path) == {
-        ("a", at(0)): (3, 0), ("b", at(0)): (0, 1), ("a", at(600)): (1, 0),
-        ("a", at(1200)): (1, 1),
+    assert stored_rows(rolled=True) == {
+        ("a", at(0)): (3, 0), ("b", at(0)): (0, 1), ("a", at(600)): (1, 0)
     }  # fmt: skip
+    assert stored_rows(rolled=False) == {("a", at(1200)): (0, 1)}
+    assert last_commit(path)["commitInfo"]["userMetadata"] == batch_tag(app, 2)
+    # After a restart: a late kill merges into its rolled-up window, an open one is appended.
+    sink().write(telemetry(spark, ("a", "kill", 10), ("a", "kill", 1210)), 3)
+    assert stored_rows(rolled=True) == {
+        ("a", at(0)): (4, 0), ("b", at(0)): (0, 1), ("a", at(600)): (1, 0)
+    }  # fmt: skip
+    assert kd_answer(spark, path)[("a", at(1200))] == (1, 1)
     # A replay of the roll-up's batch after a restart is skipped like any other.
     assert not sink().write(telemetry(spark, ("a", "kill", 1300)), 2)
 
 
-def test_a_batch_of_only_late_rows_commits_nothing(spark, tmp_path):
+def test_a_late_row_replaces_only_the_rolled_up_rows_from_its_window_on(spark, tmp_path):
     path = tmp_path / "gold" / "player_kd_5m_partials"
     writer = streaming.WindowedSink(path, KD, "app", late_s=0, rollup_every_s=0)
-    writer.write(telemetry(spark, ("a", "kill", 0), ("a", "kill", 400)), 0)  # rolls up 0-300
-    versions = len(list((path / "_delta_log").glob("*.json")))
-    assert not writer.write(telemetry(spark, ("a", "kill", 5)), 1)
-    assert len(list((path / "_delta_log").glob("*.json"))) == versions
+    # Everything rolled up at once: the windows at 0, 600 and 1,200 s.
+    writer.write(telemetry(spark, ("a", "kill", 0), ("a", "kill", 700), ("b", "kill", 1300)), 0)
+    writer.write(telemetry(spark, ("a", "death", 650)), 1)
+    commit = last_commit(path)
+    assert (
+        "window_end >= timestamp_micros("
+        in commit["commitInfo"]["operationParameters"]["predicate"]
+    )  # replaceWhere from the late window on, not the whole table
+    assert kd_answer(spark, path) == {
+        ("a", at(0)): (1, 0), ("a", at(600)): (1, 1), ("b", at(1200)): (1, 0)
+    }  # fmt: skip
+    assert spark.read.format("delta").load(str(path)).count() == 3  # still one row a window
 
 
 def test_the_view_answers_from_rolled_up_rows_and_open_partials():
