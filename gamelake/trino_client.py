@@ -96,9 +96,16 @@ def register_lake_at(
     """Register every Delta table of `lake` in `catalog` (rooted there), then (re)create the
     views of <sql_dir>/views (default: the project's sql/); returns the new tables."""
     from gamelake.conventions import find_delta_tables, table_path
+    from gamelake.gold.streaming import gold_views
 
+    views = {(v.schema, v.name) for v in gold_views()}
     new = []
     for layer, table in find_delta_tables(lake, layers):
+        if (layer, table) in views:
+            log.warning("%s/%s is %s.%s as a lake before 2026-12-05 kept it; it is now a view "
+                        "over %s_partials, so the folder is not registered and may be deleted",
+                        layer, table, layer, table, table)  # fmt: skip
+            continue
         location = trino_location(lake, table_path(lake, layer, table))
         if register_table(conn, catalog, layer, table, location):
             new.append(f"{layer}.{table}")
@@ -111,6 +118,21 @@ def _on_catalog(conn, catalog: str):
     from gamelake.runtime.trino_auth import connection_like
 
     return connection_like(conn, catalog=catalog, schema=None)
+
+
+def _unregister_table_named_as(conn, catalog: str, view) -> None:
+    """Unregister a table registered under the view's name (a windowed gold table of a lake
+    from before its view); the table's files stay where they are."""
+    tables = run(
+        conn,
+        f"select 1 from {catalog}.information_schema.tables where table_schema = "
+        f"'{view.schema}' and table_name = '{view.name}' and table_type = 'BASE TABLE'",
+    ).rows
+    if tables:
+        run(conn, f"call {catalog}.system.unregister_table(schema_name => '{view.schema}', "
+                  f"table_name => '{view.name}')")  # fmt: skip
+        log.warning("%s.%s.%s was a table; unregistered so the view of that name replaces it",
+                    catalog, view.schema, view.name)  # fmt: skip
 
 
 def create_views(conn, catalog: str, sql_dir: Path | None = None) -> list[str]:
@@ -133,6 +155,7 @@ def create_views(conn, catalog: str, sql_dir: Path | None = None) -> list[str]:
     created = []
     for view in views:
         run(session, f"create schema if not exists {catalog}.{view.schema}")
+        _unregister_table_named_as(session, catalog, view)
         try:
             run(session, view_ddl(view, catalog))
         except GamelakeError as exc:

@@ -102,7 +102,8 @@ def test_the_trino_views_answer_rolled_up_and_open_windows_as_spark_does(
     spark, services, trino_conn
 ):
     """Each windowed table written in batches that roll windows up and leave others open:
-    Trino's view answers what Spark computes over all rows at once."""
+    Trino's view answers what Spark computes over all rows at once, also in a lake whose K/D
+    table was registered before it became a view."""
     from gamelake.gold.streaming import WindowedSink
     from gamelake.gold.windows import ROLLED_UP, windowed_answer
 
@@ -126,8 +127,20 @@ def test_the_trino_views_answer_rolled_up_and_open_windows_as_spark_does(
                 whole = whole.unionByName(frame)
             expected[name] = sorted(_utc(r) for r in windowed_answer(whole, agg).collect())
         trino_client.create_lake_catalog(trino_conn, catalog, lake)
+        # A lake from before the views: K/D as a table, registered under the view's name.
+        old = table_path(lake, "gold", "player_kd_5m")
+        spark.createDataFrame([("a", 1)], "player_id string, kills long").write.format(
+            "delta"
+        ).save(str(old))
+        location = trino_client.trino_location(lake, old)
+        assert trino_client.register_table(trino_conn, catalog, "gold", "player_kd_5m", location)
         trino_client.register_lake_at(trino_conn, catalog, lake, ("gold",))
         conn = trino_client.connect(services.trino, catalog=catalog)
+        kinds = trino_client.run(
+            conn, "select table_name, table_type from information_schema.tables "
+            "where table_schema = 'gold'",
+        ).rows  # fmt: skip
+        assert {n: t for n, t in kinds if n in expected} == dict.fromkeys(expected, "VIEW")
         for name, rows in expected.items():
             columns = len(rows[0])
             got = trino_client.run(conn, f"select * from gold.{name}").rows
