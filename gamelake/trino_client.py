@@ -71,15 +71,20 @@ def trino_location(lake: Path, table_dir: Path) -> str:
     return "local:///" + local.as_posix()
 
 
+def _registered(conn, catalog: str, schema: str, name: str, kind: str | None = None) -> bool:
+    """Whether `catalog` has `schema.name` (of `kind`, e.g. 'BASE TABLE' or 'VIEW')."""
+    of_kind = f" and table_type = '{kind}'" if kind else ""
+    sql = (
+        f"select 1 from {catalog}.information_schema.tables "
+        f"where table_schema = '{schema}' and table_name = '{name}'{of_kind}"
+    )
+    return bool(run(conn, sql).rows)
+
+
 def register_table(conn, catalog: str, layer: str, table: str, location: str) -> bool:
     """Register a Delta table Spark wrote, once; returns True if it was newly registered."""
     run(conn, f"create schema if not exists {catalog}.{layer}")
-    exists = run(
-        conn,
-        f"select 1 from {catalog}.information_schema.tables "
-        f"where table_schema = '{layer}' and table_name = '{table}'",
-    ).rows
-    if exists:
+    if _registered(conn, catalog, layer, table):
         return False
     run(
         conn,
@@ -123,12 +128,7 @@ def _on_catalog(conn, catalog: str):
 def _unregister_table_named_as(conn, catalog: str, view) -> None:
     """Unregister a table registered under the view's name (a windowed gold table of a lake
     from before its view); the table's files stay where they are."""
-    tables = run(
-        conn,
-        f"select 1 from {catalog}.information_schema.tables where table_schema = "
-        f"'{view.schema}' and table_name = '{view.name}' and table_type = 'BASE TABLE'",
-    ).rows
-    if tables:
+    if _registered(conn, catalog, view.schema, view.name, "BASE TABLE"):
         run(conn, f"call {catalog}.system.unregister_table(schema_name => '{view.schema}', "
                   f"table_name => '{view.name}')")  # fmt: skip
         log.warning("%s.%s.%s was a table; unregistered so the view of that name replaces it",

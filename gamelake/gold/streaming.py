@@ -356,12 +356,11 @@ def make_enrich_handler(
 
 @dataclasses.dataclass(frozen=True)
 class GoldStream:
-    """A streaming gold table: its silver source and event-time column, and its windowed
-    aggregate (None: the enriched activity, appended as final rows)."""
+    """A streaming gold table: its silver source, and its windowed aggregate (None: the
+    enriched activity, appended as final rows)."""
 
     table: str
     source: str
-    event_time: str
     windowed: WindowedAggregate | None
     doc: str
 
@@ -375,14 +374,14 @@ class GoldStream:
 GOLD_STREAMS: dict[str, GoldStream] = {
     s.table: s
     for s in (
-        GoldStream("player_kd_5m", "telemetry", "event_at", PLAYER_KD_5M,
+        GoldStream("player_kd_5m", "telemetry", PLAYER_KD_5M,
                    "K/D per player per 5 minutes (seed 001)"),
-        GoldStream("user_score_10s", "user_score", "event_at", USER_SCORE_10S,
+        GoldStream("user_score_10s", "user_score", USER_SCORE_10S,
                    "score per user per 10 s; leaderboards and team scores build on it (004, "
                    "classic)"),
-        GoldStream("server_health_1m", "server_metric", "event_at", SERVER_HEALTH_1M,
+        GoldStream("server_health_1m", "server_metric", SERVER_HEALTH_1M,
                    "server health per region per minute (seed 002)"),
-        GoldStream("player_activity_enriched", "player_activity", "activity_at", None,
+        GoldStream("player_activity_enriched", "player_activity", None,
                    "activity joined with rooms and players (seed 000)"),
     )
 }  # fmt: skip
