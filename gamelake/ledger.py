@@ -131,13 +131,17 @@ class BatchLedger:
         self._last: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
-    def holds(self, table: Path, app_id: str, batch_id: int) -> bool:
-        """True when `table` already holds batch `batch_id` of `app_id`."""
+    def last(self, table: Path, app_id: str) -> int:
+        """The highest batch of `app_id` that `table` holds (-1: none)."""
         key = (str(table), app_id)
         with self._lock:
             if key not in self._last:
                 self._last[key] = last_committed_batch(table, app_id, self.born_ms)
-            return batch_id <= self._last[key]
+            return self._last[key]
+
+    def holds(self, table: Path, app_id: str, batch_id: int) -> bool:
+        """True when `table` already holds batch `batch_id` of `app_id`."""
+        return batch_id <= self.last(table, app_id)
 
     def committed(self, table: Path, app_id: str, batch_id: int) -> None:
         with self._lock:

@@ -28,7 +28,7 @@ import dataclasses
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -41,6 +41,7 @@ from gamelake.gold.windows import (
     PLAYER_KD_5M,
     ROLLED_UP,
     SERVER_HEALTH_1M,
+    TEAM_SCORE_1H,
     UPDATED_AT,
     USER_SCORE_10S,
     WindowedAggregate,
@@ -198,22 +199,56 @@ class WindowedSink:
         self.ledger = BatchLedger(born_ms)
         self.windows: _Windows | None = None  # read from the table on the first batch
 
-    def write(self, batch: DataFrame, batch_id: int) -> bool:
-        """Write one micro-batch of silver rows; True when the table took it."""
-        if self.ledger.holds(self.path, self.app_id, batch_id):
-            log.info("%s already holds batch %d of %s: skipped", self.path.name, batch_id,
-                     self.app_id)  # fmt: skip
-            return False
-        spark = batch.sparkSession
-        if self.windows is None:
-            self.windows = _read_windows(spark, self.path)
-        known = self.windows
+    def partials(self, batch: DataFrame) -> DataFrame:
+        """The batch's partials as this table stores them, computed now (`release` them)."""
         parts = partial_aggregates(batch, self.agg).withColumn(UPDATED_AT, F.current_timestamp())
-        parts = local_checkpoint(parts.withColumn(ROLLED_UP, F.lit(False)))
+        return local_checkpoint(parts.withColumn(ROLLED_UP, F.lit(False)))
+
+    def holds(self, batch_id: int) -> bool:
+        """True when the table already holds the batch (logged: the batch is skipped)."""
+        if not self.ledger.holds(self.path, self.app_id, batch_id):
+            return False
+        log.info("%s already holds batch %d of %s: skipped", self.path.name, batch_id,
+                 self.app_id)  # fmt: skip
+        return True
+
+    def write(self, batch: DataFrame, batch_id: int) -> bool:
+        """Write one micro-batch of source rows; True when the table took it."""
+        if self.holds(batch_id):
+            return False
+        parts = self.partials(batch)
         try:
-            return self._write_parts(parts, batch_id, known)
+            return self.write_partials(parts, batch_id)
         finally:
             release(parts)
+
+    def write_partials(self, parts: DataFrame, batch_id: int) -> bool:
+        """Write a micro-batch's `partials`; True when the table took it."""
+        if self.holds(batch_id):
+            return False
+        if self.windows is None:
+            self.windows = _read_windows(parts.sparkSession, self.path)
+        return self._write_parts(parts, batch_id, self.windows)
+
+    def rebuild_from(self, spark: SparkSession, source: WindowedSink) -> bool:
+        """Build this table, when it does not exist, from every row of `source`'s table (this
+        aggregate is declared over the source's stored columns); True when built.
+
+        The commit is tagged with the last batch `source` holds, so the batches this table
+        then writes are exactly those `source` does not hold yet.
+        """
+        if is_delta_table(self.path) or not is_delta_table(source.path):
+            return False
+        stored = spark.read.format("delta").load(str(source.path))
+        last = source.ledger.last(source.path, source.app_id)
+        rows = partial_aggregates(stored, self.agg).withColumns(
+            {UPDATED_AT: F.current_timestamp(), ROLLED_UP: F.lit(False)}
+        )
+        append_batch(rows, self.path, (ROLLED_UP,), self.app_id, last, self.ledger)
+        log.info("%s built from %s up to its batch %d of %s", self.path.name, source.path.name,
+                 last, self.app_id)  # fmt: skip
+        self.windows = None
+        return True
 
     def _write_parts(self, parts: DataFrame, batch_id: int, known: _Windows) -> bool:
         end = _micros("window_end")
@@ -297,18 +332,44 @@ def _iso(micros: int) -> str:
     return dt.datetime.fromtimestamp(micros / 1e6, dt.UTC).isoformat()
 
 
-def _windowed_handler(batch: DataFrame, batch_id: int, *, sink: WindowedSink) -> None:
-    sink.write(batch, batch_id)
+def _windowed_handler(
+    batch: DataFrame, batch_id: int, *, sink: WindowedSink, derived: Sequence[WindowedSink]
+) -> None:
+    if not derived:
+        sink.write(batch, batch_id)
+        return
+    if sink.holds(batch_id) and all(t.holds(batch_id) for t in derived):
+        return
+    parts = sink.partials(batch)
+    try:
+        sink.write_partials(parts, batch_id)
+        for table in derived:
+            table.write(parts, batch_id)
+    finally:
+        release(parts)
 
 
 def make_windowed_handler(
-    path: Path, agg: WindowedAggregate, app_id: str, born_ms: int | None = None, **rollup
+    spark: SparkSession,
+    path: Path,
+    agg: WindowedAggregate,
+    app_id: str,
+    born_ms: int | None = None,
+    derived: Sequence[tuple[Path, WindowedAggregate]] = (),
+    **rollup,
 ) -> Callable[[DataFrame, int], None]:
-    """The foreachBatch handler writing a windowed aggregate's partials into `path` (app made
-    at `born_ms`; `rollup`: WindowedSink's late_s and rollup_every_s)."""
-    return functools.partial(
-        _windowed_handler, sink=WindowedSink(path, agg, app_id, born_ms, **rollup)
-    )
+    """The foreachBatch handler writing a windowed aggregate's partials into `path`, then the
+    `derived` aggregates' (path, aggregate over `agg`'s partials) from them (app made at
+    `born_ms`; `rollup`: WindowedSink's late_s and rollup_every_s).
+
+    A derived table that does not exist is built now from `path`'s table, before any batch:
+    so a lake at rest gets it too, and it holds exactly the batches that table holds.
+    """
+    sink = WindowedSink(path, agg, app_id, born_ms, **rollup)
+    tables = [WindowedSink(p, a, app_id, born_ms, **rollup) for p, a in derived]
+    for table in tables:
+        table.rebuild_from(spark, sink)
+    return functools.partial(_windowed_handler, sink=sink, derived=tables)
 
 
 def _dimensions(spark: SparkSession, lake: Path) -> tuple[DataFrame, DataFrame]:
@@ -356,13 +417,15 @@ def make_enrich_handler(
 
 @dataclasses.dataclass(frozen=True)
 class GoldStream:
-    """A streaming gold table: its silver source, and its windowed aggregate (None: the
-    enriched activity, appended as final rows)."""
+    """A streaming gold table: its silver source, its windowed aggregate (None: the enriched
+    activity, appended as final rows), and coarser aggregates over that one's partials that
+    the same query writes (no second read of silver)."""
 
     table: str
     source: str
     windowed: WindowedAggregate | None
     doc: str
+    derived: tuple[WindowedAggregate, ...] = ()
 
     @property
     def storage(self) -> str:
@@ -377,8 +440,8 @@ GOLD_STREAMS: dict[str, GoldStream] = {
         GoldStream("player_kd_5m", "telemetry", PLAYER_KD_5M,
                    "K/D per player per 5 minutes (seed 001)"),
         GoldStream("user_score_10s", "user_score", USER_SCORE_10S,
-                   "score per user per 10 s; leaderboards and team scores build on it (004, "
-                   "classic)"),
+                   "score per user per 10 s; leaderboards build on it (004, classic); "
+                   "team_score_1h, per team per hour, from it", (TEAM_SCORE_1H,)),
         GoldStream("server_health_1m", "server_metric", SERVER_HEALTH_1M,
                    "server health per region per minute (seed 002)"),
         GoldStream("player_activity_enriched", "player_activity", None,
@@ -389,11 +452,17 @@ GOLD_STREAMS: dict[str, GoldStream] = {
 
 def gold_views(schema: str = GOLD_LAYER) -> list[View]:
     """The Trino views answering the windowed tables from their partials."""
-    return [
-        View(schema, s.table, view_sql(s.windowed, schema))
+    return [View(schema, agg.table, view_sql(agg, schema)) for agg in windowed_tables().values()]
+
+
+def windowed_tables() -> dict[str, WindowedAggregate]:
+    """Every windowed gold table the streams write, by table name (derived ones included)."""
+    return {
+        agg.table: agg
         for s in GOLD_STREAMS.values()
         if s.windowed
-    ]
+        for agg in (s.windowed, *s.derived)
+    }
 
 
 def start_gold_stream(
@@ -420,7 +489,8 @@ def start_gold_stream(
         handler = make_enrich_handler(lake, app_id, born_ms)
     else:
         target = table_path(lake, GOLD_LAYER, stream.storage)
-        handler = make_windowed_handler(target, stream.windowed, app_id, born_ms)
+        derived = [(table_path(lake, GOLD_LAYER, a.storage), a) for a in stream.derived]
+        handler = make_windowed_handler(spark, target, stream.windowed, app_id, born_ms, derived)
     # Stateless: each batch's rows go to its handler as they are (no state store).
     return (
         source.writeStream.foreachBatch(handler)

@@ -121,9 +121,19 @@ SERVER_HEALTH_1M = WindowedAggregate(
     ),
 )  # fmt: skip
 
-WINDOWED: dict[str, WindowedAggregate] = {
-    a.table: a for a in (PLAYER_KD_5M, USER_SCORE_10S, SERVER_HEALTH_1M)
-}
+# Over user_score_10s's partials, not silver: 10-second windows nest in hours, so each batch's
+# hourly partials come from its 10-second ones, and a missing table is rebuilt from the
+# 10-second table. The hourly team scores then read ~1,400 rows instead of merging a million
+# windows (0.72 s -> 0.16 s on the 10M-event lake).
+TEAM_SCORE_1H = WindowedAggregate(
+    "team_score_1h", ("team_id",), "window_start", "1 hour",
+    (
+        Measure("score", lambda: F.sum("score")),
+        Measure("events", lambda: F.sum("events")),
+        Measure("user_ids", lambda: F.collect_set("user_id"), "union"),
+    ),
+    ("score", "events", ("players", "cardinality(user_ids)")),
+)  # fmt: skip
 
 
 def _answer_column(column: str | tuple[str, str]) -> tuple[str, str]:

@@ -13,17 +13,18 @@ import pytest
 from gamelake import trino_client
 from gamelake.conventions import table_path
 from gamelake.gold.batch import BUILDERS
-from gamelake.gold.streaming import GOLD_STREAMS
+from gamelake.gold.streaming import GOLD_STREAMS, windowed_tables
 
 pytestmark = pytest.mark.integration
 
-GOLD_TABLES = sorted([*BUILDERS, *GOLD_STREAMS])
+WINDOWED = windowed_tables()
+GOLD_TABLES = sorted({*BUILDERS, *GOLD_STREAMS, *WINDOWED})
 
 
 @pytest.mark.parametrize("table", GOLD_TABLES)
 def test_gold_table_is_in_the_lake_and_in_trino(lake_run, table):
     # A windowed table's rows are stored as its partials; Trino's gold.<table> answers from them.
-    stored = GOLD_STREAMS[table].storage if table in GOLD_STREAMS else table
+    stored = WINDOWED[table].storage if table in WINDOWED else table
     assert (table_path(lake_run.lake, "gold", stored) / "_delta_log").is_dir()
     rows = trino_client.run(lake_run.conn, f"select count(*) from gold.{table}").rows[0][0]
     assert rows > 0, f"gold.{table} is empty"
@@ -31,10 +32,8 @@ def test_gold_table_is_in_the_lake_and_in_trino(lake_run, table):
 
 def test_windowed_gold_has_one_row_per_key(lake_run):
     # A window written by several micro-batches (partials, rolled up or not) is one row.
-    for name, stream in GOLD_STREAMS.items():
-        if stream.windowed is None:
-            continue
-        keys = ", ".join(stream.windowed.group)
+    for name, agg in WINDOWED.items():
+        keys = ", ".join(agg.group)
         dupes = trino_client.run(
             lake_run.conn,
             f"select count(*) from (select {keys} from gold.{name} group by {keys} "
@@ -103,29 +102,45 @@ def test_the_trino_views_answer_rolled_up_and_open_windows_as_spark_does(
 ):
     """Each windowed table written in batches that roll windows up and leave others open:
     Trino's view answers what Spark computes over all rows at once, also in a lake whose K/D
-    table was registered before it became a view."""
-    from gamelake.gold.streaming import WindowedSink
+    table was registered before it became a view. The hourly team table, written from the
+    10-second partials, answers what Spark computes from the silver rows."""
+    from pyspark.sql import functions as F
+
+    from gamelake.gold.streaming import make_windowed_handler
     from gamelake.gold.windows import ROLLED_UP, windowed_answer
 
     run_id = uuid.uuid4().hex[:8]
     area, catalog = services.paths.lake / "_tests" / f"views-{run_id}", f"glviews{run_id}"
     lake = area / "lake"
     try:
-        expected = {}
+        expected, silver = {}, {}
         for name, (schema, batches) in windowed_rows().items():
-            agg = GOLD_STREAMS[name].windowed
-            sink = WindowedSink(table_path(lake, "gold", agg.storage), agg, "app",
-                                late_s=600, rollup_every_s=300)  # fmt: skip
+            stream = GOLD_STREAMS[name]
+            agg = stream.windowed
+            derived = [(table_path(lake, "gold", d.storage), d) for d in stream.derived]
+            target = table_path(lake, "gold", agg.storage)
+            handler = make_windowed_handler(
+                spark, target, agg, "app", derived=derived, late_s=600, rollup_every_s=300
+            )
             frames = [spark.createDataFrame(rows, schema) for rows in batches]
             for batch_id, frame in enumerate(frames):
-                sink.write(frame, batch_id)
-            stored = spark.read.format("delta").load(str(table_path(lake, "gold", agg.storage)))
+                handler(frame, batch_id)
+            stored = spark.read.format("delta").load(str(target))
             rolled = stored.where(ROLLED_UP).count()
             assert 0 < rolled < stored.count(), f"{name}: no rolled-up and open rows both"
             whole = frames[0]
             for frame in frames[1:]:
                 whole = whole.unionByName(frame)
             expected[name] = sorted(_utc(r) for r in windowed_answer(whole, agg).collect())
+            silver[name] = whole
+        hours = (
+            silver["user_score_10s"]
+            .groupBy("team_id", F.window("event_at", "1 hour").alias("w"))
+            .agg(F.sum("score").alias("score"), F.count(F.lit(1)).alias("events"),
+                 F.count_distinct("user_id").alias("players"))
+            .select("team_id", "w.start", "w.end", "score", "events", "players")
+        )  # fmt: skip
+        expected["team_score_1h"] = sorted(_utc(r) for r in hours.collect())
         trino_client.create_lake_catalog(trino_conn, catalog, lake)
         # A lake from before the views: K/D as a table, registered under the view's name.
         old = table_path(lake, "gold", "player_kd_5m")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from types import SimpleNamespace
 
 from gamelake.gold import streaming, windows
@@ -187,8 +188,73 @@ def test_the_view_answers_from_rolled_up_rows_and_open_partials():
     assert "where is_rolled_up" in sql and "where not is_rolled_up" in sql
     assert "cast(kills as double) / nullif(deaths, 0) as kd_ratio" in sql
     assert [v.name for v in streaming.gold_views()] == [
-        "player_kd_5m", "user_score_10s", "server_health_1m"
+        "player_kd_5m", "user_score_10s", "team_score_1h", "server_health_1m"
     ]  # fmt: skip
+
+
+SCORES = "user_id string, team_id string, score int, event_at timestamp"
+HOUR = 3600
+
+
+def team_hours(spark, path) -> dict:
+    """The hourly team table as its view answers: score, events and players per team-hour."""
+    agg = windows.TEAM_SCORE_1H
+    stored = spark.read.format("delta").load(str(path)).drop(windows.ROLLED_UP)
+    out = windows.merge_partials(stored, agg).select(*windows.answer_columns(agg)).collect()
+    return {(r["team_id"], r["window_start"]): (r["score"], r["events"], r["players"]) for r in out}
+
+
+def test_the_hourly_team_table_comes_from_the_ten_second_partials_once_per_batch(spark, tmp_path):
+    gold, app = tmp_path / "gold", "gamelake.gold.user_score_10s_partials.1"
+    seconds, hourly = gold / "user_score_10s_partials", gold / "team_score_1h_partials"
+
+    def handler():  # a new one per (re)start of the query
+        return streaming.make_windowed_handler(
+            spark, seconds, windows.USER_SCORE_10S, app, derived=[(hourly, windows.TEAM_SCORE_1H)]
+        )
+
+    batches = [
+        spark.createDataFrame(rows, SCORES)
+        for rows in (
+            [("u", "t", 5, at(0)), ("u", "t", 7, at(5)), ("v", "t", 1, at(HOUR + 1))],
+            [("v", "t", 2, at(30)), ("w", "s", 4, at(HOUR + 2))],
+            [("u", "t", 3, at(HOUR + 50)), ("w", "s", 6, at(10))],
+        )
+    ]
+    run = handler()
+    run(batches[0], 0)
+    run(batches[1], 1)
+    run(batches[1], 1)  # a replay: both tables skip it
+    expected = {("t", at(0)): (14, 3, 2), ("t", at(HOUR)): (1, 1, 1), ("s", at(HOUR)): (4, 1, 1)}
+    assert team_hours(spark, hourly) == expected
+    assert last_commit(hourly)["commitInfo"]["userMetadata"] == batch_tag(app, 1)
+
+    # Batch 2 reached the 10-second table only (a crash between the two commits); the hourly
+    # table is lost too. The restarted query rebuilds it from the 10-second table before any
+    # batch, tagged with batch 2, so the replay of batch 2 adds nothing twice.
+    streaming.WindowedSink(seconds, windows.USER_SCORE_10S, app).write(batches[2], 2)
+    shutil.rmtree(hourly)
+    handler()(batches[2], 2)
+    expected.update({("t", at(HOUR)): (4, 2, 2), ("s", at(0)): (6, 1, 1)})
+    assert team_hours(spark, hourly) == expected
+    assert last_commit(hourly)["commitInfo"]["userMetadata"] == batch_tag(app, 2)
+
+
+def test_a_batch_the_ten_second_table_holds_still_reaches_the_hourly_table(spark, tmp_path):
+    gold, app = tmp_path / "gold", "app"
+    seconds, hourly = gold / "user_score_10s_partials", gold / "team_score_1h_partials"
+    run = streaming.make_windowed_handler(
+        spark, seconds, windows.USER_SCORE_10S, app, derived=[(hourly, windows.TEAM_SCORE_1H)]
+    )
+    run(spark.createDataFrame([("u", "t", 5, at(0))], SCORES), 0)
+    # Batch 1 committed to the 10-second table, then the process died.
+    batch = spark.createDataFrame([("v", "t", 2, at(60))], SCORES)
+    streaming.WindowedSink(seconds, windows.USER_SCORE_10S, app).write(batch, 1)
+    streaming.make_windowed_handler(
+        spark, seconds, windows.USER_SCORE_10S, app, derived=[(hourly, windows.TEAM_SCORE_1H)]
+    )(batch, 1)
+    assert team_hours(spark, hourly) == {("t", at(0)): (7, 2, 2)}
+    assert spark.read.format("delta").load(str(seconds)).count() == 2  # not doubled either
 
 
 ACTIVITY = (
@@ -258,3 +324,22 @@ def test_a_gold_stream_updates_windows_across_batches(spark, tmp_path):
     info = last_commit(target)["commitInfo"]
     assert info["operation"] == "WRITE"
     assert json.loads(info["userMetadata"])["gamelake.batch"]["app"] == "app"
+
+
+def test_a_gold_stream_started_on_a_lake_at_rest_builds_a_missing_hourly_table(spark, tmp_path):
+    lake = tmp_path / "lake"
+    rows = [("u", "t", 5, at(0)), ("v", "t", 2, at(HOUR + 3))]
+    silver = str(lake / "silver" / "user_score")
+    spark.createDataFrame(rows, SCORES).write.format("delta").save(silver)
+
+    def run_once():
+        streaming.start_gold_stream(
+            spark, streaming.GOLD_STREAMS["user_score_10s"], lake, tmp_path / "ckpt", "app",
+            once=True, interval="1 second",
+        ).awaitTermination()  # fmt: skip
+
+    run_once()
+    hourly = lake / "gold" / "team_score_1h_partials"
+    shutil.rmtree(hourly)  # e.g. a lake from before the hourly table
+    run_once()  # no new silver rows: no micro-batch runs
+    assert team_hours(spark, hourly) == {("t", at(0)): (5, 1, 1), ("t", at(HOUR)): (2, 1, 1)}
