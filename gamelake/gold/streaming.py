@@ -235,16 +235,25 @@ class WindowedSink:
         aggregate is declared over the source's stored columns); True when built.
 
         The commit is tagged with the last batch `source` holds, so the batches this table
-        then writes are exactly those `source` does not hold yet.
+        then writes are exactly those `source` does not hold yet. Windows already closed are
+        written rolled up, as a roll-up would leave them.
         """
         if is_delta_table(self.path) or not is_delta_table(source.path):
             return False
         stored = spark.read.format("delta").load(str(source.path))
         last = source.ledger.last(source.path, source.app_id)
-        rows = partial_aggregates(stored, self.agg).withColumns(
-            {UPDATED_AT: F.current_timestamp(), ROLLED_UP: F.lit(False)}
+        parts = local_checkpoint(
+            partial_aggregates(stored, self.agg).withColumn(UPDATED_AT, F.current_timestamp())
         )
-        append_batch(rows, self.path, (ROLLED_UP,), self.app_id, last, self.ledger)
+        try:
+            newest = parts.agg(F.max(_micros("window_end"))).first()[0]
+            closed = F.lit(False)
+            if newest is not None:
+                closed = _micros("window_end") <= newest - self.late_us
+            rows = parts.withColumn(ROLLED_UP, closed)
+            append_batch(rows, self.path, (ROLLED_UP,), self.app_id, last, self.ledger)
+        finally:
+            release(parts)
         log.info("%s built from %s up to its batch %d of %s", self.path.name, source.path.name,
                  last, self.app_id)  # fmt: skip
         self.windows = None

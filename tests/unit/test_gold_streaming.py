@@ -343,3 +343,6 @@ def test_a_gold_stream_started_on_a_lake_at_rest_builds_a_missing_hourly_table(s
     shutil.rmtree(hourly)  # e.g. a lake from before the hourly table
     run_once()  # no new silver rows: no micro-batch runs
     assert team_hours(spark, hourly) == {("t", at(0)): (5, 1, 1), ("t", at(HOUR)): (2, 1, 1)}
+    # Built as a roll-up leaves it: the hour that closed an hour before the newest is rolled up.
+    stored = spark.read.format("delta").load(str(hourly))
+    assert [r["window_start"] for r in stored.where(windows.ROLLED_UP).collect()] == [at(0)]
