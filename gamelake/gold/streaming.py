@@ -5,8 +5,10 @@ no state of its own:
 
 - `player_kd_5m` (seed 001): kills, deaths, K/D per player per 5-minute tumbling window.
 - `user_score_10s` (seed 004, classic): score and events per user per 10-second window; the
-  leaderboards, hot streakers, team MVPs, hourly team scores and abuse detection are SQL over
-  it (sql/views, sql/queries).
+  leaderboards, hot streakers, team MVPs and abuse detection are SQL over it (sql/views,
+  sql/queries).
+- `team_score_1h`: score, events and players per team per hour, for the hourly team scores;
+  written by the `user_score_10s` query from its own partials (`GoldStream.derived`).
 - `server_health_1m` (seed 002): server health per region per minute.
 - `player_activity_enriched` (seed 000): activity joined with the rooms and players known
   when the micro-batch runs (stream-static join); final, so appended.
