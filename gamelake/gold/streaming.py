@@ -244,15 +244,13 @@ class WindowedSink:
             return False
         stored = spark.read.format("delta").load(str(source.path))
         last = source.ledger.last(source.path, source.app_id)
-        parts = local_checkpoint(
-            partial_aggregates(stored, self.agg).withColumn(UPDATED_AT, F.current_timestamp())
-        )
+        parts = self.partials(stored)
         try:
             newest = parts.agg(F.max(_micros("window_end"))).first()[0]
             closed = F.lit(False)
             if newest is not None:
                 closed = _micros("window_end") <= newest - self.late_us
-            rows = parts.withColumn(ROLLED_UP, closed)
+            rows = parts.withColumn(ROLLED_UP, closed)  # replaces the partials' "open"
             append_batch(rows, self.path, (ROLLED_UP,), self.app_id, last, self.ledger)
         finally:
             release(parts)
@@ -346,9 +344,6 @@ def _iso(micros: int) -> str:
 def _windowed_handler(
     batch: DataFrame, batch_id: int, *, sink: WindowedSink, derived: Sequence[WindowedSink]
 ) -> None:
-    if not derived:
-        sink.write(batch, batch_id)
-        return
     if sink.holds(batch_id) and all(t.holds(batch_id) for t in derived):
         return
     parts = sink.partials(batch)

@@ -102,10 +102,15 @@ def last_commit(table) -> dict[str, dict]:
     return {k: v for line in newest.read_text().splitlines() for k, v in json.loads(line).items()}
 
 
-def kd_answer(spark, path) -> dict:
-    """The K/D table as its view answers: partials merged per player and window."""
+def view_rows(spark, path, agg) -> list:
+    """A windowed table's rows as its view answers: partials merged per key and window."""
     stored = spark.read.format("delta").load(str(path)).drop(windows.ROLLED_UP)
-    out = windows.merge_partials(stored, KD).select(*windows.answer_columns(KD)).collect()
+    return windows.merge_partials(stored, agg).select(*windows.answer_columns(agg)).collect()
+
+
+def kd_answer(spark, path) -> dict:
+    """The K/D table as its view answers, per player and window."""
+    out = view_rows(spark, path, KD)
     return {(r["player_id"], r["window_start"]): (r["kills"], r["deaths"]) for r in out}
 
 
@@ -198,9 +203,7 @@ HOUR = 3600
 
 def team_hours(spark, path) -> dict:
     """The hourly team table as its view answers: score, events and players per team-hour."""
-    agg = windows.TEAM_SCORE_1H
-    stored = spark.read.format("delta").load(str(path)).drop(windows.ROLLED_UP)
-    out = windows.merge_partials(stored, agg).select(*windows.answer_columns(agg)).collect()
+    out = view_rows(spark, path, windows.TEAM_SCORE_1H)
     return {(r["team_id"], r["window_start"]): (r["score"], r["events"], r["players"]) for r in out}
 
 
