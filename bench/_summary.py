@@ -144,6 +144,18 @@ def freshness(r: dict[str, Any], plt) -> tuple[str, str | None]:
         "'behind at end' is the age of the oldest marker still unseen when the run ended.\n\n"
         + table(header, rows)
     )
+    warm = [(run.get("rate_asked"), run["warm_up"]) for run in runs if run.get("warm_up")]
+    if warm:
+        md += (
+            f"\n\nEach rate measured the streaming app warm: before it, {warm[0][1]['seconds']:g} "
+            "s of production at the same rate, the app just started (its cold start):\n\n"
+        )
+        md += table(
+            ["rate asked/s", "caught up after production, s", "silver p95 s (cold)",
+             "gold p95 s (cold)"],
+            [[rate, w["caught_up_after_s"] if w["caught_up"] else "not within the drain",
+              *(t.get("p95_s") for t in w["tables"].values())] for rate, w in warm],
+        )  # fmt: skip
     batch_rows = [
         [run.get("rate_asked"), query, b["batches"], b["rows"], b["ms_median"], b["ms_max"],
          b["ms_total"]]
@@ -153,7 +165,11 @@ def freshness(r: dict[str, Any], plt) -> tuple[str, str | None]:
     if batch_rows:
         batch_header = ["rate asked/s", "query", "batches", "rows", "median ms", "max ms",
                         "total ms"]  # fmt: skip
-        md += "\n\nThe streams' micro-batches that read rows (warm-up pass included):\n\n"
+        md += "\n\nThe streams' micro-batches that read rows" + (
+            " while the measured events were produced and drained:\n\n"
+            if warm
+            else " (warm-up pass included):\n\n"
+        )
         md += table(batch_header, batch_rows)
     if not any(any(v) for v in series.values()):  # no marker seen: nothing to draw
         return md, None

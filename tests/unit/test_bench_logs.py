@@ -1,6 +1,10 @@
 """The benchmarks' reading of a job's log (micro-batches per query), and their summary."""
 
+import datetime as dt
+
 from bench._jobs import batch_digest, logged_batches, silver_phases
+from bench.freshness import log_since, with_markers
+from gamelake.generator import Record
 
 LOG = """\
 INFO gamelake.progress: bronze_events batch 0: 500 rows in 2400 ms, Kafka lag 0
@@ -52,3 +56,22 @@ def test_the_summary_shows_each_microbatch_size_against_sparks_pass():
     text, png = microbatch({"target": "1,000 rows <= 5 s", "sizes": [size]}, plt=None)
     assert png is None and "Target: 1,000 rows <= 5 s" in text
     assert "| 1,000 | 6 | True | 6.69 | 7.94 | 1.88 | 0.281 | 149 |" in text.splitlines()
+
+
+def test_the_measured_phase_reads_only_the_log_lines_stamped_after_it_began():
+    log = (
+        "2026-12-05 18:44:32,447 INFO gamelake.progress: bronze_events batch 0: 9 rows in 5 ms\n"
+        "2026-12-05 18:46:17,253 INFO gamelake.progress: bronze_events batch 1: 7 rows in 3 ms\n"
+    )
+    since = log_since(log, dt.datetime(2026, 12, 5, 18, 46, 17))
+    assert [b["rows"] for b in logged_batches(since)] == [7]
+
+
+def test_warm_up_markers_are_named_apart_from_the_measured_ones():
+    records = [Record("telemetry", b"k", b"{}")] * 2
+    warm, measured = {}, {}
+    warm_out = list(with_markers(iter(records), "r1", warm, "w"))
+    measured_out = list(with_markers(iter(records), "r1", measured))
+    assert list(warm) == ["freshr1_w1"] and list(measured) == ["freshr1_1"]
+    assert [r.key for r in warm_out[:1]] == [b"freshr1_w1"] and len(warm_out) == 3
+    assert [r.key for r in measured_out[:1]] == [b"freshr1_1"]
