@@ -147,14 +147,16 @@ def freshness(r: dict[str, Any], plt) -> tuple[str, str | None]:
     warm = [(run.get("rate_asked"), run["warm_up"]) for run in runs if run.get("warm_up")]
     if warm:
         md += (
-            f"\n\nEach rate measured the streaming app warm: before it, {warm[0][1]['seconds']:g} "
-            "s of production at the same rate, the app just started (its cold start):\n\n"
+            "\n\nEach rate was measured with the streaming app warm. Before it, the app, just "
+            f"started, got {warm[0][1]['seconds']:g} s of production at the same rate; its "
+            "latencies then (a cold start) and how long it took to catch up:\n\n"
         )
+        watched = list(warm[0][1]["tables"])
         md += table(
-            ["rate asked/s", "caught up after production, s", "silver p95 s (cold)",
-             "gold p95 s (cold)"],
+            ["rate asked/s", "caught up after production, s",
+             *(f"{name} p95 s (cold)" for name in watched)],
             [[rate, w["caught_up_after_s"] if w["caught_up"] else "not within the drain",
-              *(t.get("p95_s") for t in w["tables"].values())] for rate, w in warm],
+              *(w["tables"][name].get("p95_s") for name in watched)] for rate, w in warm],
         )  # fmt: skip
     batch_rows = [
         [run.get("rate_asked"), query, b["batches"], b["rows"], b["ms_median"], b["ms_max"],

@@ -83,9 +83,15 @@ def with_markers(
         yield record
 
 
+def _storage(lake: Path, table: str) -> Path:
+    layer, name = table.split(".")
+    return table_path(lake, layer, GOLD_STREAMS[name].storage if layer == "gold" else name)
+
+
 def poll_markers(conn, run: str, seen: dict[str, dict[str, float]]) -> None:
     """Note, per watched table, when each of the run's markers was first seen in Trino."""
-    for table, col in WATCHED.items():
+    for table in seen:
+        col = WATCHED[table]
         rows = trino_client.run(
             conn, f"select distinct {col} from {table} where {col} like 'fresh{run}_%'"
         ).rows
@@ -141,7 +147,7 @@ def measure_rate(settings, contracts, pipeline, rate: float, args) -> dict[str, 
     topics = {f: prefix + f for f in contracts}
     kafka_io.create_topics(bootstrap, topics.values(), 2, 2)
     job_args = ["--topic-prefix", prefix, "--lake", str(lake), "--checkpoint-root",
-                str(area / "checkpoints"), "--stages", "bronze,silver,gold"]  # fmt: skip
+                str(area / "checkpoints"), "--stages", args.stages]  # fmt: skip
     lakefs.mkdirs(area)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_file = open(log_path, "wb")  # noqa: SIM115 (open for the job's life)
@@ -163,13 +169,16 @@ def measure_rate(settings, contracts, pipeline, rate: float, args) -> dict[str, 
     admin = trino_client.connect(settings.trino)
     sent: dict[str, float] = {}
     warm_sent: dict[str, float] = {}
-    seen: dict[str, dict[str, float]] = {t: {} for t in WATCHED}
+    # The watched tables of the stages run, each with the markers seen in it.
+    seen: dict[str, dict[str, float]] = {
+        t: {} for t in WATCHED if t.split(".")[0] in args.stages.split(",")
+    }
     produced: dict[str, Any] = {}
     warm_up: dict[str, Any] = {}
     ended = time.monotonic()
     measured_from = None
     try:
-        while not is_delta_table(table_path(lake, "gold", GOLD_STREAMS["player_kd_5m"].storage)):
+        while not all(is_delta_table(_storage(lake, t)) for t in seen):
             if job.poll() is not None:
                 raise SystemExit(f"the pipeline stopped; see {log_path}")
             time.sleep(2)
@@ -269,6 +278,11 @@ def main(argv: list[str]) -> None:
                         "streaming app (0: measure it cold)")  # fmt: skip
     parser.add_argument("--trigger", default="1 second", help="micro-batch interval")
     parser.add_argument(
+        "--stages",
+        default="bronze,silver,gold",
+        help="the pipeline's stages (without gold, only silver is watched)",
+    )
+    parser.add_argument(
         "--gold-trigger",
         default=None,
         help="streaming gold's interval (default: the profile's, else --trigger)",
@@ -297,6 +311,7 @@ def main(argv: list[str]) -> None:
         "warm_up_seconds": args.warm_seconds,
         "trigger": args.trigger,
         "gold_trigger": args.gold_trigger,
+        "stages": args.stages,
         "target_rate": TARGET_RATE,
         "target_p95_s": TARGET_P95_S,
         "settings": {"env": args.env, "cpus": os.cpu_count(), "poll_s": args.poll},

@@ -75,3 +75,23 @@ def test_warm_up_markers_are_named_apart_from_the_measured_ones():
     assert list(warm) == ["freshr1_w1"] and list(measured) == ["freshr1_1"]
     assert [r.key for r in warm_out[:1]] == [b"freshr1_w1"] and len(warm_out) == 3
     assert [r.key for r in measured_out[:1]] == [b"freshr1_1"]
+
+
+def test_the_freshness_summary_shows_the_cold_start_beside_the_warm_measurement():
+    from bench._summary import freshness
+
+    unseen = {"markers_sent": 5, "markers_seen": 0, "kept_up": False, "behind_at_end_s": 9.0}
+    cold = {"silver.telemetry": {"p95_s": 149.8}, "gold.player_kd_5m": {"p95_s": 157.5}}
+    runs = [
+        {"rate_asked": 3000, "tables": {"silver.telemetry": unseen},
+         "warm_up": {"seconds": 60.0, "caught_up": True, "caught_up_after_s": 114.9,
+                     "tables": cold}},
+        {"rate_asked": 20000, "tables": {"silver.telemetry": unseen},
+         "warm_up": {"seconds": 60.0, "caught_up": False, "caught_up_after_s": None,
+                     "tables": cold}},
+    ]  # fmt: skip
+    text, png = freshness({"runs": runs}, plt=None)
+    lines = text.splitlines()
+    assert png is None and "got 60 s of production at the same rate" in text
+    assert "| 3,000 | 115 | 150 | 158 |" in lines
+    assert "| 20,000 | not within the drain | 150 | 158 |" in lines
