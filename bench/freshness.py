@@ -61,7 +61,11 @@ def with_markers(
     records: Iterator[Record], run: str, sent: dict[str, float], phase: str = ""
 ) -> Iterator[Record]:
     """The generated records with a marker telemetry kill every second (player ids
-    `fresh<run>_<phase><n>`); send times in `sent`."""
+    `fresh<run>_<phase><n>`); in `sent`, the time each marker was sent.
+
+    A marker counts as sent once the producer asks for the record after it: a producer whose
+    time is up stops with the record it just took unsent, and a marker counted then would
+    be waited for in vain."""
     next_at = time.monotonic()
     n = 0
     for record in records:
@@ -77,8 +81,8 @@ def with_markers(
                 "source": "bench",
                 "schema_version": 1,
             }
-            sent[player] = time.monotonic()
             yield Record("telemetry", player.encode(), orjson.dumps(event))
+            sent[player] = time.monotonic()
             next_at += 1.0
         yield record
 

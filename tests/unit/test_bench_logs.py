@@ -4,6 +4,7 @@ import datetime as dt
 
 from bench._jobs import batch_digest, logged_batches, silver_phases
 from bench.freshness import log_since, with_markers
+from gamelake import feed
 from gamelake.generator import Record
 
 LOG = """\
@@ -95,3 +96,18 @@ def test_the_freshness_summary_shows_the_cold_start_beside_the_warm_measurement(
     assert png is None and "got 60 s of production at the same rate" in text
     assert "| 3,000 | 115 | 150 | 158 |" in lines
     assert "| 20,000 | not within the drain | 150 | 158 |" in lines
+
+
+def test_a_marker_the_producer_took_but_did_not_send_is_not_counted_as_sent():
+    records = [Record("telemetry", b"k", b"{}")] * 5
+    sent = {}
+    # Time is up when the producer takes its first record, the marker: it sends nothing.
+    ticks = iter([0.0, 5.0, 5.0])
+    summary = feed.drive(
+        with_markers(iter(records), "r1", sent), lambda r: None, rate=0, duration_s=1.0,
+        clock=lambda: next(ticks),
+    )  # fmt: skip
+    assert summary.records == 0 and sent == {}
+    # Sent, then the producer came back for more: counted.
+    feed.drive(with_markers(iter(records), "r2", sent), lambda r: None)
+    assert list(sent) == ["freshr2_1"]
