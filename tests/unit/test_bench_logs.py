@@ -3,7 +3,7 @@
 import datetime as dt
 
 from bench._jobs import batch_digest, logged_batches, silver_phases
-from bench.freshness import log_since, with_markers
+from bench.freshness import log_since, summary, with_markers
 from gamelake import feed
 from gamelake.generator import Record
 
@@ -111,3 +111,14 @@ def test_a_marker_the_producer_took_but_did_not_send_is_not_counted_as_sent():
     # Sent, then the producer came back for more: counted.
     feed.drive(with_markers(iter(records), "r2", sent), lambda r: None)
     assert list(sent) == ["freshr2_1"]
+
+
+def test_a_backlog_that_grows_is_not_kept_up_with_even_when_the_drain_lets_it_catch_up():
+    sent = {f"m{i}": float(i) for i in range(8)}
+    steady = {m: t + 5.0 for m, t in sent.items()}
+    growing = {m: t + 5.0 + 4.0 * t for m, t in sent.items()}  # 5 s late at first, 33 s at last
+    ok, late = summary(sent, steady, 20.0, 15.0), summary(sent, growing, 60.0, 15.0)
+    assert ok["caught_up"] and ok["kept_up"]
+    assert (ok["p50_first_quarter_s"], ok["p50_last_quarter_s"]) == (5.0, 5.0)
+    assert late["caught_up"] and not late["kept_up"]
+    assert (late["p50_first_quarter_s"], late["p50_last_quarter_s"]) == (7.0, 31.0)
