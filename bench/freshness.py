@@ -17,9 +17,9 @@ measured ones (`warm_up`), so the cold start is not hidden either.
 Per rate and table: p50/p95/p99/max of the markers seen (targets: TARGET_P95_S at 10k
 events/s), the median latency of the first and last quarter of the markers, and whether the
 pipeline kept up: every marker seen and the backlog not growing (the last quarter's median no
-more than GROWING_S above the first's). `behind_at_end_s` says by how much it was behind: the age,
-when the run ended, of the oldest marker still unseen (the pipeline had not reached data that
-old). Writes bench/results/freshness.json.
+more than GROWING_S above the first's). `behind_at_end_s` says by how much it was behind:
+the age, when the run ended, of the oldest marker still unseen (the pipeline had not reached
+data that old). Writes bench/results/freshness.json.
 
     .venv/bin/python -m bench freshness [--rates 2000,5000,10000] [--seconds 60] [--drain 180]
 """
@@ -183,7 +183,7 @@ def measure_rate(settings, contracts, pipeline, rate: float, args) -> dict[str, 
     feed.to_kafka(bootstrap, generate(contracts, first), topics)
     once = submit_command(settings, "pipeline", ["--once", *job_args])
     if subprocess.run(once, env=env, stdout=log_file, stderr=log_file).returncode != 0:
-        raise SystemExit(f"the warm-up pipeline failed; see {log_path}")
+        raise SystemExit(f"the set-up pipeline failed; see {log_path}")
     cmd = submit_command(
         settings, "pipeline",
         [*job_args, "--trigger-interval", args.trigger, "--gold-batch-every", "0",
