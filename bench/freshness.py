@@ -247,14 +247,15 @@ def measure_rate(settings, contracts, pipeline, rate: float, args) -> dict[str, 
             print(f"rate {rate:,.0f}/s: pipeline streaming; warming it up for "
                   f"{args.warm_seconds:g} s", flush=True)  # fmt: skip
             warm_end, warm_stop = phase("w", args.warm_seconds, warm_sent)
-            caught_up = all(m in s for s in seen.values() for m in warm_sent)
+            warm_tables = {t: summary(warm_sent, s, warm_stop, TARGET_P95_S[t])
+                           for t, s in seen.items()}  # fmt: skip
+            caught_up = all(t["caught_up"] for t in warm_tables.values())
             warm_up.update(
                 seconds=args.warm_seconds,
                 caught_up=caught_up,
                 caught_up_after_s=round(warm_stop - warm_end, 1) if caught_up else None,
-                tables={t: summary(warm_sent, s, warm_stop, TARGET_P95_S[t])
-                        for t, s in seen.items()},
-            )  # fmt: skip
+                tables=warm_tables,
+            )
             print(f"rate {rate:,.0f}/s warm-up: {json.dumps(warm_up)}", flush=True)
         print(f"rate {rate:,.0f}/s: producing for {args.seconds:g} s", flush=True)
         measured_from = dt.datetime.now()
