@@ -3,7 +3,7 @@
 import datetime as dt
 
 from bench._jobs import batch_digest, logged_batches, silver_phases
-from bench.freshness import log_since, summary, with_markers
+from bench.freshness import log_since, note_seen, poll_query, summary, with_markers
 from gamelake import feed
 from gamelake.generator import Record
 
@@ -122,3 +122,20 @@ def test_a_backlog_that_grows_is_not_kept_up_with_even_when_the_drain_lets_it_ca
     assert (ok["p50_first_quarter_s"], ok["p50_last_quarter_s"]) == (5.0, 5.0)
     assert late["caught_up"] and not late["kept_up"]
     assert (late["p50_first_quarter_s"], late["p50_last_quarter_s"]) == (7.0, 31.0)
+
+
+def test_each_poll_reads_only_from_the_last_marker_it_saw_on():
+    table = "silver.telemetry"
+    first = poll_query(table, "r1", None)
+    assert ">=" not in first and "like 'freshr1_%'" in first
+    seen: dict[str, dict[str, float]] = {table: {}}
+    since: dict[str, dt.datetime] = {}
+    at = dt.datetime(2026, 12, 5, 22, 0, 1, 500000, tzinfo=dt.UTC)
+    note_seen(table, [("freshr1_1", at), ("freshr1_2", at + dt.timedelta(seconds=2))], 10.0, seen, since)  # fmt: skip
+    assert since[table] == at + dt.timedelta(seconds=2)
+    bounded = poll_query(table, "r1", since[table])
+    assert "ingested_at >= from_iso8601_timestamp('2026-12-05T22:00:03.500000+00:00')" in bounded
+    # A marker keeps its first sight; an older ordering value never moves the bound back.
+    note_seen(table, [("freshr1_2", at), ("freshr1_3", at + dt.timedelta(seconds=3))], 12.0, seen, since)  # fmt: skip
+    assert seen[table] == {"freshr1_1": 10.0, "freshr1_2": 10.0, "freshr1_3": 12.0}
+    assert since[table] == at + dt.timedelta(seconds=3)
