@@ -222,7 +222,9 @@ def measure_rate(settings, contracts, pipeline, rate: float, args) -> dict[str, 
         [*job_args, "--trigger-interval", args.trigger, "--gold-batch-every", "0",
          *(["--gold-trigger-interval", args.gold_trigger] if args.gold_trigger else [])],
     )  # fmt: skip
-    job = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=log_file)
+    # Its own process group, stopped as Ctrl-C stops it in a terminal: SIGINT to spark-submit's
+    # JVM alone left the Python driver running until the kill 60 s later, and the lake kept.
+    job = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=log_file, start_new_session=True)
     admin = trino_client.connect(settings.trino)
     sent: dict[str, float] = {}
     warm_sent: dict[str, float] = {}
@@ -295,11 +297,12 @@ def measure_rate(settings, contracts, pipeline, rate: float, args) -> dict[str, 
         measured_from = dt.datetime.now()
         _, ended = phase("", args.seconds, sent)
     finally:
-        job.send_signal(signal.SIGINT)
+        os.killpg(job.pid, signal.SIGINT)
         try:
             job.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            job.kill()
+            os.killpg(job.pid, signal.SIGKILL)
+            job.wait()
         log_file.close()
         trino_client.drop_catalog(admin, catalog)
         kafka_io.delete_topics_with_prefix(bootstrap, prefix)
