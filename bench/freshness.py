@@ -60,12 +60,15 @@ TARGET_P95_S = {"silver.telemetry": 15.0, "gold.player_kd_5m": 30.0}
 # A backlog that grows by more than this over a run (median latency, last quarter of the
 # markers against the first) is not kept up with, even if the drain lets it catch up.
 GROWING_S = 10.0
-# Per watched table: the marker's column, and a column that never decreases from one marker
-# to the next (silver: bronze's ingest time, in batch order; gold: the kill's 5-minute window,
-# markers being sent in time order), by which a poll skips what earlier polls have read.
+# Per watched table: the marker's column, a column by which a poll skips what earlier polls
+# read, and how far before the last marker seen an unseen one can be in it. Silver shows rows
+# in the order bronze ingested them (ingest time never goes back). Gold's window follows the
+# markers' send times, but two markers a second apart on different Kafka partitions can reach
+# bronze in either order, so across a window boundary the earlier one may show later: one
+# window of slack.
 WATCHED = {
-    "silver.telemetry": ("player_id", "ingested_at"),
-    "gold.player_kd_5m": ("player_id", "window_start"),
+    "silver.telemetry": ("player_id", "ingested_at", dt.timedelta(0)),
+    "gold.player_kd_5m": ("player_id", "window_start", dt.timedelta(minutes=5)),
 }
 
 
@@ -106,8 +109,10 @@ def _storage(lake: Path, table: str) -> Path:
 
 def poll_query(table: str, run: str, since: dt.datetime | None) -> str:
     """Trino SQL: the run's markers in `table` with their ordering value, from `since` on."""
-    col, order = WATCHED[table]
-    bound = f" and {order} >= from_iso8601_timestamp('{since.isoformat()}')" if since else ""
+    col, order, slack = WATCHED[table]
+    bound = ""
+    if since is not None:
+        bound = f" and {order} >= from_iso8601_timestamp('{(since - slack).isoformat()}')"
     return (
         f"select {col}, max({order}) from {table}"
         f" where {col} like 'fresh{run}_%'{bound} group by {col}"
@@ -119,9 +124,10 @@ def poll_markers(
 ) -> None:
     """Note, per watched table, when each of the run's markers was first seen in Trino.
 
-    A marker not seen yet is ordered at or after the last one seen (`since`, per table), so
-    each poll reads only the files from there on: scanning the whole table every poll cost
-    Trino 0.1-0.4 of the two cores by the end of a run, taken from the pipeline measured."""
+    A marker not seen yet is ordered at or after the last one seen (`since`, per table, less
+    its slack), so each poll reads only the files from there on: scanning the whole table
+    every poll cost Trino 0.1-0.4 of the two cores by the end of a run, taken from the
+    pipeline measured."""
     for table in seen:
         rows = trino_client.run(conn, poll_query(table, run, since.get(table))).rows
         note_seen(table, rows, time.monotonic(), seen, since)

@@ -139,3 +139,7 @@ def test_each_poll_reads_only_from_the_last_marker_it_saw_on():
     note_seen(table, [("freshr1_2", at), ("freshr1_3", at + dt.timedelta(seconds=3))], 12.0, seen, since)  # fmt: skip
     assert seen[table] == {"freshr1_1": 10.0, "freshr1_2": 10.0, "freshr1_3": 12.0}
     assert since[table] == at + dt.timedelta(seconds=3)
+    # Gold reads one window back: an earlier marker can show after a later one across a
+    # window boundary.
+    gold = poll_query("gold.player_kd_5m", "r1", at)
+    assert "window_start >= from_iso8601_timestamp('2026-12-05T21:55:01.500000+00:00')" in gold
