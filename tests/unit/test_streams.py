@@ -132,6 +132,14 @@ def test_session_conf_sets_for_the_block_then_restores_or_unsets(spark):
     assert spark.conf.get(unset_key, None) is None
 
 
+def test_spark_runs_the_throughput_collector(spark):
+    """Micro-batches want rows per CPU second, not short pauses: the driver (and in local mode
+    the executors with it) collects garbage with the parallel collector, not G1."""
+    beans = spark.sparkContext._jvm.java.lang.management.ManagementFactory
+    names = {bean.getName() for bean in beans.getGarbageCollectorMXBeans()}
+    assert names == {"PS Scavenge", "PS MarkSweep"}, names
+
+
 def persistent_rdds(spark) -> set[int]:
     """Ids of the RDDs Spark keeps blocks of, but Delta's cache of each table's state."""
     kept = spark.sparkContext._jsc.getPersistentRDDs()
