@@ -135,8 +135,8 @@ def test_session_conf_sets_for_the_block_then_restores_or_unsets(spark):
 def test_spark_runs_the_throughput_collector(spark):
     """Micro-batches want rows per CPU second, not short pauses: the driver (and in local mode
     the executors with it) collects garbage with the parallel collector, not G1."""
-    beans = spark.sparkContext._jvm.java.lang.management.ManagementFactory
-    names = {bean.getName() for bean in beans.getGarbageCollectorMXBeans()}
+    management = spark.sparkContext._jvm.java.lang.management.ManagementFactory
+    names = {bean.getName() for bean in management.getGarbageCollectorMXBeans()}
     assert names == {"PS Scavenge", "PS MarkSweep"}, names
 
 
