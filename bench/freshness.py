@@ -10,9 +10,12 @@ stops, markers have --drain seconds to show up.
 
 The streaming application is measured warm: before the measured production it gets
 --warm-seconds at the same rate, with markers of its own, and up to --drain seconds to show
-them all. A fresh JVM compiles every stream's code in its first minutes (a first silver batch
-costs about twice what the later ones do), which a deployment pays once, not every minute.
-The warm-up's own latencies and how long the app took to catch up are reported beside the
+them all. A fresh JVM compiles every stream's code in its first minutes (a first silver
+batch costs about twice what the later ones do), which a deployment pays once, not every
+minute. The default minute warms the streams' plans, not the JIT: on two cores HotSpot's C2
+compiler takes ~0.3 cores for the first five minutes and ~0.1 only after ten
+(docs/hot-path.md), so `--warm-seconds 300` or more measures a JVM past its warm-up. The
+warm-up's own latencies and how long the app took to catch up are reported beside the
 measured ones (`warm_up`), so the cold start is not hidden either.
 
 Per rate and table: p50/p95/p99/max of the markers seen (targets: TARGET_P95_S at 10k
@@ -343,7 +346,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to produce")
     parser.add_argument("--warm-seconds", type=float, default=60.0,
                         help="production at the same rate before the measured one, to warm the "
-                        "streaming app (0: measure it cold)")  # fmt: skip
+                        "streaming app (0: measure it cold; the JIT needs ~10 minutes on two "
+                        "cores)")  # fmt: skip
     parser.add_argument("--trigger", default="1 second", help="micro-batch interval")
     parser.add_argument(
         "--stages",
