@@ -35,9 +35,11 @@ down: ## Stop the services
 demo: setup ## The main job end to end on the embedded stack
 	$(GAMELAKE) demo
 
+# Two pytest-xdist workers: one runs the integration tests in order against the one stack,
+# the other the unit tests beside them (tests/conftest.py schedules them so).
 test: setup ## Lint, then unit and integration tests (starts or reuses the real local stack)
 	$(MAKE) --no-print-directory lint
-	GAMELAKE_ENV=test $(BIN)/pytest tests
+	GAMELAKE_ENV=test $(BIN)/pytest tests -n 2
 
 test-unit: $(STAMP) ## Unit tests only (pure transforms, no services)
 	$(BIN)/pytest tests/unit -q

@@ -1,11 +1,19 @@
 """Shared fixtures: the repository root, the active profile's settings, one Spark session;
-fault-injection tests only when asked for, and last."""
+fault-injection tests only when asked for, and last; under pytest-xdist (`make test` runs
+`-n 2`), every integration test in one worker, in order, and the unit tests beside them."""
 
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
+
+# An xdist worker runs from `python -c`, so its `__main__` has no `__file__`. pyspark's Connect
+# modules, which Great Expectations imports, take such a process for a doctest run and
+# sys.exit(0) on it; a worker is an ordinary test process.
+if not hasattr(sys.modules["__main__"], "__file__"):
+    sys.modules["__main__"].__file__ = "<pytest-xdist worker>"
 
 from gamelake.config import Settings, load_settings, project_root
 
@@ -29,6 +37,23 @@ def spark(settings: Settings):
     session = build_session(settings, app_name="gamelake-tests")
     yield session
     session.stop()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Integration tests as one unit of work, the unit tests per module: the integration tests
+    share one Kafka, Trino and generated lake, and one of them stops and starts the services,
+    so they run in a single worker in their usual order; the other worker takes the unit tests
+    (pure transforms on small in-process DataFrames)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class StackThenModules(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith("tests/integration/"):
+                return "tests/integration"
+            return super()._split_scope(nodeid)
+
+    return StackThenModules(config, log)
 
 
 # Suites that run only when selected by their marker, with the make target that selects them.
