@@ -54,6 +54,7 @@ from gamelake.gold.windows import (
 )
 from gamelake.io import read_delta_stream, trigger_kwargs
 from gamelake.ledger import BatchLedger, append_batch, batch_tag
+from gamelake.ops.retry import with_conflict_retry
 from gamelake.queries import View
 from gamelake.spark import local_checkpoint, release
 
@@ -285,7 +286,13 @@ class WindowedSink:
             # `rollup_every_s` of event time later.
             rolled_until = max(closed, rolled_until or closed)
             open_from = rolled_until
-        self._merge(parts, batch_id, known.rolled_until, late_from, rolled_until)
+        # A concurrent compaction (`gamelake maintain optimize`) of the rows this commit
+        # replaces wins against it, and Delta refuses the commit. Compaction changes no row,
+        # so the same merge runs again on the new snapshot rather than stopping the stream.
+        merge = functools.partial(
+            self._merge, parts, batch_id, known.rolled_until, late_from, rolled_until
+        )
+        with_conflict_retry(merge, f"{self.path.name} batch {batch_id}")
         if due:
             log.info("%s batch %d: windows ending by %s rolled up", self.path.name, batch_id,
                      _iso(rolled_until))  # fmt: skip

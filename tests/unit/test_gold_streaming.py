@@ -6,6 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import threading
+import time
+from pathlib import Path
 from types import SimpleNamespace
 
 from gamelake.gold import streaming, windows
@@ -168,6 +171,66 @@ def test_closed_windows_roll_up_into_one_row_and_later_events_merge_into_them(sp
     assert kd_answer(spark, path)[("a", at(1200))] == (1, 1)
     # A replay of the roll-up's batch after a restart is skipped like any other.
     assert not sink().write(telemetry(spark, ("a", "kill", 1300)), 2)
+
+
+def _held_at_its_second_run(latch: Path):
+    """A UDF returning its input that, from its second run on (the first is the batch's
+    boundary statistics, before the commit's transaction starts), marks `started` and waits
+    for `go`: the roll-up's write is held inside its transaction until the test says so."""
+    from pyspark.sql.functions import udf
+
+    @udf("string", useArrow=False)  # no pyarrow here: a plain Python UDF
+    def held(value):
+        with open(latch / "runs", "a") as runs:
+            runs.write(".")
+        if len((latch / "runs").read_text()) >= 2 and not (latch / "go").exists():
+            (latch / "started").touch()
+            deadline = time.monotonic() + 120
+            while not (latch / "go").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return value
+
+    return held
+
+
+def test_a_roll_up_that_loses_to_a_concurrent_optimize_is_retried_not_failed(spark, tmp_path):
+    # `gamelake maintain optimize` compacts the open partials a roll-up is rewriting: Delta
+    # refuses the roll-up's commit (its read files were removed). The batch must retry on the
+    # new snapshot rather than stop the gold stream.
+    from delta.tables import DeltaTable
+
+    path, latch = tmp_path / "gold" / "player_kd_5m_partials", tmp_path / "latch"
+    latch.mkdir()
+    writer = streaming.WindowedSink(path, KD, "app", late_s=600, rollup_every_s=300)
+    writer.write(telemetry(spark, ("a", "kill", 0), ("b", "death", 60)), 0)
+    writer.write(telemetry(spark, ("a", "kill", 100), ("a", "kill", 700)), 1)
+    parts = writer.partials(telemetry(spark, ("a", "death", 1200), ("a", "kill", 250)))
+    held = parts.coalesce(1).withColumn("player_id", _held_at_its_second_run(latch)("player_id"))
+    failed: list[BaseException] = []
+
+    def roll_up():  # batch 2 rolls the closed windows up (see the test above)
+        try:
+            writer.write_partials(held, 2)
+        except BaseException as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=roll_up)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not (latch / "started").exists() and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (latch / "started").exists(), failed
+    metrics = DeltaTable.forPath(spark, str(path)).optimize().executeCompaction().first()
+    (latch / "go").touch()
+    thread.join(timeout=300)
+    assert metrics["metrics"]["numFilesRemoved"] >= 2  # the compaction did commit first
+    assert not failed, failed
+    assert kd_answer(spark, path) == {
+        ("a", at(0)): (3, 0), ("b", at(0)): (0, 1), ("a", at(600)): (1, 0),
+        ("a", at(1200)): (0, 1),
+    }  # fmt: skip
+    assert last_commit(path)["commitInfo"]["userMetadata"] == batch_tag("app", 2)
+    assert not writer.write(telemetry(spark, ("a", "kill", 1300)), 2)  # and only once
 
 
 def test_a_late_row_replaces_only_the_rolled_up_rows_from_its_window_on(spark, tmp_path):
