@@ -167,6 +167,15 @@ class TableGate:
             raise GateFailed(failed, table)
         return results
 
+    def published(self, table: str, version: int) -> None:
+        """Note that `table`'s checked rows became Delta `version`, not the version `check`
+        was given (a commit that lost to a concurrent one and was written again)."""
+        app_id = f"publish.{table}"
+        self.pending = [
+            dataclasses.replace(e, batch_id=version) if e.app_id == app_id else e
+            for e in self.pending
+        ]
+
     def record(self, spark: SparkSession) -> None:
         """Append the results kept since the last call to ops.dq_results, in one commit."""
         evaluations, self.pending = self.pending, []

@@ -32,6 +32,7 @@ from gamelake.dq.results import GateFailed
 from gamelake.game_api import JOINED, LOGGED_IN, PURCHASED
 from gamelake.gold import GOLD_LAYER
 from gamelake.ledger import commit_versions
+from gamelake.ops.retry import with_conflict_retry
 
 if TYPE_CHECKING:
     from gamelake.dq.gate import TableGate
@@ -342,6 +343,25 @@ def write_atomic(df: DataFrame, path: Path) -> None:
     )
 
 
+def publish(df: DataFrame, path: Path, what: str) -> int:
+    """Write `df` as the table's new content (`write_atomic`); the Delta version it became.
+
+    A concurrent compaction (`gamelake maintain optimize`, which the streams run beside)
+    makes Delta refuse the overwrite; the rows are the same whatever the table's files, so it
+    is written again on the new snapshot rather than failing the rebuild, and the pipeline
+    that runs it.
+    """
+
+    def attempt() -> int:
+        # Only the rebuild and maintenance write these tables: a commit that wins against
+        # ours makes it fail, so the version read here is the one ours creates.
+        version = _next_version(path)
+        write_atomic(df, path)
+        return version
+
+    return with_conflict_retry(attempt, what).value
+
+
 def _rows_written(spark: SparkSession, path: Path) -> int:
     """Rows the table's last commit wrote, from the Delta log (no second scan of the data)."""
     from delta.tables import DeltaTable
@@ -363,11 +383,12 @@ def _next_version(path: Path) -> int:
 
 
 def _refused(
-    spark: SparkSession, gate: TableGate, name: str, df: DataFrame, path: Path
+    spark: SparkSession, gate: TableGate, name: str, df: DataFrame, version: int
 ) -> GateFailed | None:
-    """Why the gate refuses gold table `name` (as `df`) publication, or None if it passes."""
+    """Why the gate refuses gold table `name` (as `df`, to become Delta `version`)
+    publication, or None if it passes."""
     try:
-        gate.check(spark, f"{GOLD_LAYER}.{name}", df, _next_version(path))
+        gate.check(spark, f"{GOLD_LAYER}.{name}", df, version)
     except GateFailed as failed:
         log.error("gold.%s held back, the published version stays: %s", name, failed)
         return failed
@@ -397,9 +418,12 @@ def _rebuild_one(
     if gate is not None:
         df = df.persist()  # the checks and the write read the same rows, computed once
     try:
-        failed = _refused(spark, gate, name, df, path) if gate is not None else None
+        version = _next_version(path)
+        failed = _refused(spark, gate, name, df, version) if gate is not None else None
         if failed is None:
-            write_atomic(df, path)
+            published = publish(df, path, f"gold.{name} rebuild")
+            if gate is not None and published != version:  # a concurrent commit came first
+                gate.published(f"{GOLD_LAYER}.{name}", published)
     finally:
         df.unpersist()
     if failed is not None:

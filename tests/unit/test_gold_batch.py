@@ -8,6 +8,7 @@ import decimal
 import pytest
 
 from gamelake.gold import batch
+from tests.concurrent_commit import commit_first, held_from_run
 
 T0 = dt.datetime(2024, 6, 1, 0, 0, 0)
 
@@ -227,6 +228,49 @@ def test_a_table_failing_its_gate_keeps_its_published_version(spark, tmp_path):
     outcomes = sorted((r.batch_id, r.passed) for r in results.collect())
     # Version 0 passed; version 1 was judged and refused.
     assert outcomes == [(0, True), (1, False)]
+
+
+def test_a_rebuild_that_loses_to_a_concurrent_optimize_is_written_again(spark, tmp_path):
+    # `gamelake maintain optimize` beside `gamelake run`: a compaction committed while the
+    # rebuild's overwrite was in flight makes Delta refuse the overwrite, which used to stop
+    # the whole pipeline. The same rows are written again on the new snapshot.
+    from delta.tables import DeltaTable
+
+    path, latch = tmp_path / "gold" / "t", tmp_path / "latch"
+    latch.mkdir()
+    for n in range(3):  # three small files for the compaction to merge
+        small = spark.createDataFrame([(str(n),)], "id string")
+        small.write.format("delta").mode("append").save(str(path))
+    rows = spark.createDataFrame([("x",), ("y",)], "id string").coalesce(1)
+    held = rows.withColumn("id", held_from_run(latch)("id"))
+    outcome = commit_first(
+        lambda: batch.publish(held, path, "gold.t rebuild"),
+        latch,
+        lambda: DeltaTable.forPath(spark, str(path)).optimize().executeCompaction().first(),
+    )
+    assert outcome["other"]["metrics"]["numFilesRemoved"] == 3  # the compaction came first
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["value"] == 4  # versions 0-2 appends, 3 the compaction, 4 the rebuild
+    assert sorted(r.id for r in spark.read.format("delta").load(str(path)).collect()) == [
+        "x", "y"
+    ]  # fmt: skip
+
+
+def test_the_gate_records_the_version_a_retried_publication_became(spark, tmp_path):
+    from gamelake.dq.gate import TableGate
+    from gamelake.dq.results import RESULTS_TABLE
+    from gamelake.dq.rules import parse_rules
+    from gamelake.dq.suite import SuiteRunner
+
+    rules = {"gold.purchase_facts": parse_rules("gold.purchase_facts", UNIQUE_TX)}
+    gate = TableGate(rules, tmp_path, SuiteRunner())
+    df = spark.createDataFrame([("t1",)], "transaction_id string")
+    gate.check(spark, "gold.purchase_facts", df, 3)
+    gate.check(spark, "gold.other", df, 7)  # no rules: nothing kept
+    gate.published("gold.purchase_facts", 4)
+    gate.record(spark)
+    results = spark.read.format("delta").load(str(tmp_path / "ops" / RESULTS_TABLE))
+    assert {(r.batch_id, r.passed) for r in results.collect()} == {(4, True)}
 
 
 def test_next_version_reads_the_newest_commit_file(tmp_path):

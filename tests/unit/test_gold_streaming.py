@@ -6,9 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-import threading
-import time
-from pathlib import Path
 from types import SimpleNamespace
 
 from gamelake.gold import streaming, windows
@@ -17,6 +14,7 @@ from gamelake.jobcontext import JobContext
 from gamelake.ledger import batch_tag
 from gamelake.stages import Stages
 from gamelake.streams import StreamOptions
+from tests.concurrent_commit import commit_first, held_from_run
 
 T0 = dt.datetime(2024, 6, 1, 0, 0, 0)
 
@@ -173,30 +171,10 @@ def test_closed_windows_roll_up_into_one_row_and_later_events_merge_into_them(sp
     assert not sink().write(telemetry(spark, ("a", "kill", 1300)), 2)
 
 
-def _held_at_its_second_run(latch: Path):
-    """A UDF returning its input that, from its second run on (the first is the batch's
-    boundary statistics, before the commit's transaction starts), marks `started` and waits
-    for `go`: the roll-up's write is held inside its transaction until the test says so."""
-    from pyspark.sql.functions import udf
-
-    @udf("string", useArrow=False)  # no pyarrow here: a plain Python UDF
-    def held(value):
-        with open(latch / "runs", "a") as runs:
-            runs.write(".")
-        if len((latch / "runs").read_text()) >= 2 and not (latch / "go").exists():
-            (latch / "started").touch()
-            deadline = time.monotonic() + 120
-            while not (latch / "go").exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-        return value
-
-    return held
-
-
 def test_a_roll_up_that_loses_to_a_concurrent_optimize_is_retried_not_failed(spark, tmp_path):
     # `gamelake maintain optimize` compacts the open partials a roll-up is rewriting: Delta
-    # refuses the roll-up's commit (its read files were removed). The batch must retry on the
-    # new snapshot rather than stop the gold stream.
+    # refuses the roll-up's commit (its read files were rewritten). The batch must run again
+    # on the new snapshot rather than stop the gold stream.
     from delta.tables import DeltaTable
 
     path, latch = tmp_path / "gold" / "player_kd_5m_partials", tmp_path / "latch"
@@ -205,26 +183,15 @@ def test_a_roll_up_that_loses_to_a_concurrent_optimize_is_retried_not_failed(spa
     writer.write(telemetry(spark, ("a", "kill", 0), ("b", "death", 60)), 0)
     writer.write(telemetry(spark, ("a", "kill", 100), ("a", "kill", 700)), 1)
     parts = writer.partials(telemetry(spark, ("a", "death", 1200), ("a", "kill", 250)))
-    held = parts.coalesce(1).withColumn("player_id", _held_at_its_second_run(latch)("player_id"))
-    failed: list[BaseException] = []
-
-    def roll_up():  # batch 2 rolls the closed windows up (see the test above)
-        try:
-            writer.write_partials(held, 2)
-        except BaseException as exc:
-            failed.append(exc)
-
-    thread = threading.Thread(target=roll_up)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not (latch / "started").exists() and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert (latch / "started").exists(), failed
-    metrics = DeltaTable.forPath(spark, str(path)).optimize().executeCompaction().first()
-    (latch / "go").touch()
-    thread.join(timeout=300)
-    assert metrics["metrics"]["numFilesRemoved"] >= 2  # the compaction did commit first
-    assert not failed, failed
+    # Its first run is the batch's boundary statistics, before the roll-up's transaction.
+    held = parts.coalesce(1).withColumn("player_id", held_from_run(latch, 2)("player_id"))
+    outcome = commit_first(  # batch 2 rolls the closed windows up (see the test above)
+        lambda: writer.write_partials(held, 2),
+        latch,
+        lambda: DeltaTable.forPath(spark, str(path)).optimize().executeCompaction().first(),
+    )
+    assert outcome["other"]["metrics"]["numFilesRemoved"] >= 2  # the compaction came first
+    assert outcome.get("value") is True, outcome.get("error")
     assert kd_answer(spark, path) == {
         ("a", at(0)): (3, 0), ("b", at(0)): (0, 1), ("a", at(600)): (1, 0),
         ("a", at(1200)): (0, 1),
