@@ -17,7 +17,7 @@ def held_from_run(latch: Path, first: int = 1):
     write, after its transaction has read the table) waits until the test lets it go."""
     from pyspark.sql.functions import udf
 
-    @udf("string", useArrow=False)  # no pyarrow here: a plain Python UDF
+    @udf("string", useArrow=False)  # row by row: one run per row of a one-row frame
     def held(value):
         with open(latch / "runs", "a") as runs:
             runs.write(".")

@@ -34,6 +34,10 @@ def spark(settings: Settings):
     """The project's own SparkSession (Delta, explicit jars), shared by every test."""
     from gamelake.spark import build_session
 
+    # PySpark starts its Python workers (a test's UDF, a frame made from a Python list) with
+    # $PYSPARK_PYTHON, else whatever `python3` is on the PATH: the tests' own interpreter,
+    # so the workers have the same Python and packages.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = build_session(settings, app_name="gamelake-tests")
     yield session
     session.stop()

@@ -353,8 +353,9 @@ def publish(df: DataFrame, path: Path, what: str) -> int:
     """
 
     def attempt() -> int:
-        # Only the rebuild and maintenance write these tables: a commit that wins against
-        # ours makes it fail, so the version read here is the one ours creates.
+        # Only the rebuild and maintenance commit to these tables, and a compaction that
+        # lands first makes ours fail, so the version read here is the one ours creates
+        # (unless a vacuum's log-only commit slips in between: then it is one short).
         version = _next_version(path)
         write_atomic(df, path)
         return version
