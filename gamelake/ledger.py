@@ -85,6 +85,20 @@ def _commit_batch(commit: Path, app_id: str) -> tuple[int | None, int | None]:
     return found, timestamp
 
 
+def tagged_version(table: Path, user_metadata: str, since: int = 0) -> int | None:
+    """The version of the table's commit, at or after `since`, whose commitInfo.userMetadata
+    is `user_metadata` (None when the log holds no such commit)."""
+    for version, commit in _commits_newest_first(table):
+        if version < since:
+            break
+        with lakefs.open_text(commit) as lines:
+            first = next(iter(lines), "")  # commitInfo comes first
+        info = json.loads(first).get("commitInfo", {}) if first.startswith("{") else {}
+        if info.get("userMetadata") == user_metadata:
+            return version
+    return None
+
+
 def _checksum_txn(log_dir: Path, app_id: str) -> int | None:
     """The app's version among the SetTransactions of the newest .crc (Delta's txn scheme)."""
     versions = [

@@ -17,8 +17,11 @@ version); the other tables are rebuilt, then GateFailed names every table held b
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +34,7 @@ from gamelake.conventions import is_delta_table, table_path
 from gamelake.dq.results import GateFailed
 from gamelake.game_api import JOINED, LOGGED_IN, PURCHASED
 from gamelake.gold import GOLD_LAYER
-from gamelake.ledger import commit_versions
+from gamelake.ledger import commit_versions, tagged_version
 from gamelake.ops.retry import with_conflict_retry
 
 if TYPE_CHECKING:
@@ -332,15 +335,18 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
-def write_atomic(df: DataFrame, path: Path) -> None:
-    """Replace a Delta table's content in one commit (readers see old or new, never half)."""
-    (
+def write_atomic(df: DataFrame, path: Path, user_metadata: str | None = None) -> None:
+    """Replace a Delta table's content in one commit (readers see old or new, never half),
+    with `user_metadata` in its commitInfo when given."""
+    writer = (
         df.write.format("delta")
         .mode("overwrite")
         # A rebuilt table may have new columns; the rebuild defines the schema.
         .option("overwriteSchema", "true")
-        .save(str(path))
     )
+    if user_metadata is not None:
+        writer = writer.option("userMetadata", user_metadata)
+    writer.save(str(path))
 
 
 def publish(df: DataFrame, path: Path, what: str) -> int:
@@ -351,16 +357,16 @@ def publish(df: DataFrame, path: Path, what: str) -> int:
     is written again on the new snapshot rather than failing the rebuild, and the pipeline
     that runs it.
     """
-
-    def attempt() -> int:
-        # Only the rebuild and maintenance commit to these tables, and a compaction that
-        # lands first makes ours fail, so the version read here is the one ours creates
-        # (unless a vacuum's log-only commit slips in between: then it is one short).
-        version = _next_version(path)
-        write_atomic(df, path)
-        return version
-
-    return with_conflict_retry(attempt, what).value
+    since = _next_version(path)
+    # The commit names itself, so its version is read from the log afterwards: another
+    # commit may land first without conflicting (a vacuum's log-only START and END).
+    tag = json.dumps({"gamelake.publish": uuid.uuid4().hex})
+    with_conflict_retry(functools.partial(write_atomic, df, path, tag), what)
+    version = tagged_version(path, tag, since)
+    if version is None:  # only if log clean-up removed a commit made a moment ago
+        log.warning("%s: its commit is not in the log any more; taking the newest", what)
+        return _next_version(path) - 1
+    return version
 
 
 def _rows_written(spark: SparkSession, path: Path) -> int:

@@ -256,6 +256,27 @@ def test_a_rebuild_that_loses_to_a_concurrent_optimize_is_written_again(spark, t
     ]  # fmt: skip
 
 
+def test_a_publication_knows_its_version_when_a_vacuum_commits_first(spark, tmp_path):
+    # A vacuum's START and END commits carry no files, so the overwrite does not conflict
+    # with them: it lands two versions later than the table's next version when it began.
+    from delta.tables import DeltaTable
+
+    path, latch = tmp_path / "gold" / "t", tmp_path / "latch"
+    latch.mkdir()
+    spark.createDataFrame([("old",)], "id string").write.format("delta").save(str(path))
+    held = spark.createDataFrame([("new",)], "id string").coalesce(1)
+    held = held.withColumn("id", held_from_run(latch)("id"))
+    outcome = commit_first(
+        lambda: batch.publish(held, path, "gold.t rebuild"),
+        latch,
+        lambda: DeltaTable.forPath(spark, str(path)).vacuum(),  # the default 7 days: no file
+    )
+    assert "error" not in outcome, outcome.get("error")
+    history = DeltaTable.forPath(spark, str(path)).history().orderBy("version").collect()
+    assert [r.operation for r in history] == ["WRITE", "VACUUM START", "VACUUM END", "WRITE"]
+    assert outcome["value"] == 3
+
+
 def test_the_gate_records_the_version_a_retried_publication_became(spark, tmp_path):
     from gamelake.dq.gate import TableGate
     from gamelake.dq.results import RESULTS_TABLE
