@@ -349,15 +349,15 @@ def write_atomic(df: DataFrame, path: Path, user_metadata: str | None = None) ->
     writer.save(str(path))
 
 
-def publish(df: DataFrame, path: Path, what: str) -> int:
-    """Write `df` as the table's new content (`write_atomic`); the Delta version it became.
+def publish(df: DataFrame, path: Path, what: str, since: int) -> int:
+    """Write `df` as the table's new content (`write_atomic`); the Delta version it became
+    (`since`: the table's next version, read before the rebuild began).
 
     A concurrent compaction (`gamelake maintain optimize`, which the streams run beside)
     makes Delta refuse the overwrite; the rows are the same whatever the table's files, so it
     is written again on the new snapshot rather than failing the rebuild, and the pipeline
     that runs it.
     """
-    since = _next_version(path)
     # The commit names itself, so its version is read from the log afterwards: another
     # commit may land first without conflicting (a vacuum's log-only START and END).
     tag = json.dumps({"gamelake.publish": uuid.uuid4().hex})
@@ -428,7 +428,7 @@ def _rebuild_one(
         version = _next_version(path)
         failed = _refused(spark, gate, name, df, version) if gate is not None else None
         if failed is None:
-            published = publish(df, path, f"gold.{name} rebuild")
+            published = publish(df, path, f"gold.{name} rebuild", since=version)
             if gate is not None and published != version:  # a concurrent commit came first
                 gate.published(f"{GOLD_LAYER}.{name}", published)
     finally:

@@ -243,8 +243,9 @@ def test_a_rebuild_that_loses_to_a_concurrent_optimize_is_written_again(spark, t
         small.write.format("delta").mode("append").save(str(path))
     rows = spark.createDataFrame([("x",), ("y",)], "id string").coalesce(1)
     held = rows.withColumn("id", held_from_run(latch)("id"))
+    since = batch._next_version(path)
     outcome = commit_first(
-        lambda: batch.publish(held, path, "gold.t rebuild"),
+        lambda: batch.publish(held, path, "gold.t rebuild", since=since),
         latch,
         lambda: DeltaTable.forPath(spark, str(path)).optimize().executeCompaction().first(),
     )
@@ -266,8 +267,9 @@ def test_a_publication_knows_its_version_when_a_vacuum_commits_first(spark, tmp_
     spark.createDataFrame([("old",)], "id string").write.format("delta").save(str(path))
     held = spark.createDataFrame([("new",)], "id string").coalesce(1)
     held = held.withColumn("id", held_from_run(latch)("id"))
+    since = batch._next_version(path)
     outcome = commit_first(
-        lambda: batch.publish(held, path, "gold.t rebuild"),
+        lambda: batch.publish(held, path, "gold.t rebuild", since=since),
         latch,
         lambda: DeltaTable.forPath(spark, str(path)).vacuum(),  # the default 7 days: no file
     )
