@@ -77,6 +77,7 @@ def setup(
     from gamelake.runtime import java
     from gamelake.runtime.artifacts import (
         Layout,
+        build_jvm_code,
         disk_usage_mb,
         install_artifacts,
         optional_profiles,
@@ -89,6 +90,7 @@ def setup(
     timings = install_artifacts(
         layout, force=force, progress=log.info, optional=optional_profiles(settings)
     )
+    timings.update(build_jvm_code(layout, force=force, progress=log.info))
     for step, seconds in timings.items():
         log.info("  %s: %.1fs", step, seconds)
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Make sure the system tools gamelake builds on are present: Python 3.11+, Java 17+, Maven.
+# Make sure the system tools gamelake builds on are present: Python 3.11+, a JDK 17+ (java,
+# and javac for gamelake's own JVM code in jvm/src), Maven.
 # Missing ones are installed from Debian packages when we may (root + apt-get); otherwise
 # one line says what to install. Java 24+ for Trino is handled by `gamelake setup`.
 set -euo pipefail
 
 missing=()
-command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
+command -v java >/dev/null 2>&1 && command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 python3 -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || missing+=(python3 python3-venv)
 # The dashboard's browser test drives Debian's headless Chromium through its driver.

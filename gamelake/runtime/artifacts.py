@@ -3,6 +3,9 @@
 Layout after `install_artifacts`:
     <home>/jars/spark/*.jar        Delta + the Kafka source, minus what pyspark already ships
     <home>/jars/kafka/*.jar        the Kafka broker classpath
+    <home>/jars/gamelake/gamelake-jvm-<digest>.jar
+                                   gamelake's own JVM code (jvm/src), compiled against pyspark's
+                                   jars by `build_jvm_code` (javac from the JDK)
     <home>/dist/trino-server-<v>/  Trino with only the plugins gamelake uses
     <home>/dist/trino-cli-<v>-executable.jar
 and, only for a profile that needs them (`optional_profiles`):
@@ -23,11 +26,13 @@ import subprocess
 import tarfile
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gamelake.config import LakeUri, Paths, Settings, Versions
 from gamelake.errors import GamelakeError
+from gamelake.inspector import SOURCE_DIR, jar_name
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +81,12 @@ class Layout:
         return self.paths.dist / f"trino-cli-{self.versions.trino}-executable.jar"
 
     @property
+    def jvm_code_jar(self) -> Path:
+        """gamelake's own JVM code, named by its sources' digest (a changed source needs a
+        new build)."""
+        return self.paths.jars / "gamelake" / jar_name()
+
+    @property
     def stamp(self) -> Path:
         return self.paths.home / "artifacts.json"
 
@@ -91,6 +102,12 @@ class Layout:
             raise GamelakeError(
                 f"no Spark jars in {self.spark_jars}", fix="run `make setup` (or `gamelake setup`)"
             )
+        if not self.jvm_code_jar.is_file():
+            raise GamelakeError(
+                f"{self.jvm_code_jar} is not built (jvm/src is new or changed)",
+                fix="run `make setup` (or `gamelake setup`)",
+            )
+        jars.append(self.jvm_code_jar)
         if not s3a:
             return jars
         s3a_jars = sorted(self.s3a_jars.glob("*.jar"))
@@ -307,6 +324,45 @@ def install_jars(
     return {f"{profile}_jars_s": time.monotonic() - started}
 
 
+def build_jvm_code(
+    layout: Layout, force: bool = False, progress: Callable[[str], None] = log.info
+) -> dict[str, float]:
+    """gamelake's JVM code (jvm/src) compiled against pyspark's own jars into
+    `layout.jvm_code_jar`; returns its seconds (empty if that jar is already built)."""
+    jar = layout.jvm_code_jar
+    if jar.is_file() and not force:
+        return {}
+    javac = shutil.which("javac")
+    if javac is None:
+        raise GamelakeError(
+            "javac is not on PATH; it compiles gamelake's JVM code (jvm/src)",
+            fix="install a JDK 17+ (apt-get install openjdk-17-jdk-headless)",
+        )
+    started = time.monotonic()
+    progress(f"compiling gamelake's JVM code ({SOURCE_DIR}) into {jar.name}")
+    jar.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=jar.parent, prefix="javac-") as tmp:
+        sources = sorted(str(p) for p in SOURCE_DIR.rglob("*.java"))
+        classpath = str(pyspark_jars_dir() / "*")
+        cmd = [javac, "--release", "17", "-cp", classpath, "-d", tmp, *sources]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            errors = [ln for ln in result.stderr.splitlines() if "error" in ln][:5]
+            raise GamelakeError(
+                "javac could not compile gamelake's JVM code:\n" + "\n".join(errors),
+                fix=f"run: {' '.join(cmd)}",
+            )
+        staging = Path(tmp) / jar.name
+        with zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED) as out:
+            out.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n\n")
+            for cls in sorted(Path(tmp).rglob("*.class")):
+                out.write(cls, cls.relative_to(tmp).as_posix())
+        for old in jar.parent.glob("gamelake-jvm-*.jar"):
+            old.unlink()
+        staging.rename(jar)
+    return {"gamelake_jvm_s": time.monotonic() - started}
+
+
 def disk_usage_mb(path: Path) -> float:
     """Bytes on disk under `path` in MiB, counting hard-linked files once."""
     inodes = {
@@ -318,8 +374,9 @@ def disk_usage_mb(path: Path) -> float:
 
 
 if __name__ == "__main__":
-    # `python -m gamelake.runtime.artifacts spark s3a`: only these jar profiles, as an image
-    # build wants them (no Kafka broker, no Trino), for the profile named by GAMELAKE_ENV.
+    # `python -m gamelake.runtime.artifacts spark s3a`: only these jar profiles and gamelake's
+    # JVM code, as an image build wants them (no Kafka broker, no Trino), for the profile
+    # named by GAMELAKE_ENV.
     import sys
 
     from gamelake.config import DEFAULT_ENV, load_settings
@@ -331,3 +388,4 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory(dir=_layout.paths.home, prefix="resolve-") as _tmp:
         for _profile in sys.argv[1:]:
             install_jars(_layout, _profile, Path(_tmp))
+    build_jvm_code(_layout)

@@ -128,3 +128,27 @@ def test_optional_profiles_resolve_once_and_leave_the_core_alone(tmp_path, monke
     assert cores == [1] and list(timings) == ["s3proxy_jars_s"]
     assert (layout.s3proxy_jars / "s3proxy-4.1.0.jar").is_file()
     assert artifacts._read_stamp(layout)["optional"] == ["s3proxy"]
+
+
+def test_gamelake_jvm_code_is_compiled_once_into_a_jar_named_by_its_sources(tmp_path):
+    import zipfile
+
+    from gamelake.config import Paths, Versions
+    from gamelake.errors import GamelakeError
+
+    paths = Paths(root=tmp_path, home=tmp_path / "home", lake=tmp_path, state=tmp_path)
+    layout = artifacts.Layout(paths, Versions("4.2.0", "4.4.0", "4.3.1", "476", 24))
+    layout.spark_jars.mkdir(parents=True)
+    (layout.spark_jars / "delta-spark-4.4.0.jar").touch()
+    with pytest.raises(GamelakeError, match="is not built"):
+        layout.spark_jar_paths()
+    stale = layout.jvm_code_jar.with_name("gamelake-jvm-000000000000.jar")
+    stale.parent.mkdir(parents=True)
+    stale.touch()
+
+    assert list(artifacts.build_jvm_code(layout, progress=lambda m: None)) == ["gamelake_jvm_s"]
+    with zipfile.ZipFile(layout.jvm_code_jar) as jar:
+        assert "gamelake/jvm/RecordInspector.class" in jar.namelist()
+    assert not stale.exists()
+    assert layout.spark_jar_paths()[-1] == layout.jvm_code_jar
+    assert artifacts.build_jvm_code(layout, progress=lambda m: None) == {}

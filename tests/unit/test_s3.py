@@ -103,18 +103,30 @@ def test_stack_runs_s3proxy_only_for_an_embedded_store(root):
 
 
 def _fake_jars(monkeypatch, tmp_path):
-    """spark.jars of Layout read from two fake folders (spark, s3a) under tmp_path."""
-    for folder, jar in (("spark", "delta-spark-4.4.0.jar"), ("s3a", "hadoop-aws-3.5.0.jar")):
+    """spark.jars of Layout read from three fake folders (spark, gamelake, s3a) under tmp_path."""
+    for folder, jar in (
+        ("spark", "delta-spark-4.4.0.jar"),
+        ("gamelake", "gamelake-jvm-0.jar"),
+        ("s3a", "hadoop-aws-3.5.0.jar"),
+    ):
         (tmp_path / "jars" / folder).mkdir(parents=True)
         (tmp_path / "jars" / folder / jar).touch()
     monkeypatch.setattr(Layout, "spark_jars", property(lambda self: tmp_path / "jars" / "spark"))
+    monkeypatch.setattr(
+        Layout,
+        "jvm_code_jar",
+        property(lambda self: tmp_path / "jars" / "gamelake" / "gamelake-jvm-0.jar"),
+    )
     monkeypatch.setattr(Layout, "s3a_jars", property(lambda self: tmp_path / "jars" / "s3a"))
 
 
 def test_local_lake_gets_neither_s3a_jars_nor_keys(root, tmp_path, monkeypatch):
     _fake_jars(monkeypatch, tmp_path)
     conf = spark_conf(load_settings("local", root, {"s3": {"bucket": "b"}}), "x")
-    assert conf["spark.jars"] == str(tmp_path / "jars" / "spark" / "delta-spark-4.4.0.jar")
+    assert conf["spark.jars"].split(",") == [
+        str(tmp_path / "jars" / "spark" / "delta-spark-4.4.0.jar"),
+        str(tmp_path / "jars" / "gamelake" / "gamelake-jvm-0.jar"),
+    ]
     assert not any(k.startswith("spark.hadoop.fs.s3a.") for k in conf)
 
 
@@ -124,6 +136,7 @@ def test_s3a_lake_gets_the_s3a_jars_and_keys_of_its_store(root, tmp_path, monkey
     conf = spark_conf(s, "x")
     assert conf["spark.jars"].split(",") == [
         str(tmp_path / "jars" / "spark" / "delta-spark-4.4.0.jar"),
+        str(tmp_path / "jars" / "gamelake" / "gamelake-jvm-0.jar"),
         str(tmp_path / "jars" / "s3a" / "hadoop-aws-3.5.0.jar"),
     ]
     assert {k: v for k, v in conf.items() if k.startswith("spark.hadoop.fs.s3a.")} == {
