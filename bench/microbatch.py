@@ -78,7 +78,7 @@ def bronze_rows(spark, contracts, events: int, secrets, folder: Path):
         to_bronze(kafka, TOPIC_PREFIX, secrets).write.format("delta").mode("append").save(
             str(folder)
         )
-    return with_event_id(spark.read.format("delta").load(str(folder))).cache()
+    return with_event_id(spark.read.format("delta").load(str(folder)), contracts).cache()
 
 
 def bare_pass(batch, contracts, out: Path) -> None:

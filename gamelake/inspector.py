@@ -8,8 +8,8 @@ keys (`drift`). Leaf i of `contract.leaves()` is bit i of those words (`leaf_bit
 
 It replaces the record's variant and its level structs on every row: ~5 s against ~1.3 s a
 100k-row batch, the latter about what Spark's typed parse of the same text costs
-(docs/hot-path.md). The rare rows that need the values themselves (rule messages, rescued
-fields) still read them from a variant, built for those rows only.
+(docs/hot-path.md). The rare rows that need values themselves read them from the text: a
+failing rule's message its field, a drifting record's rescued fields a variant of it.
 """
 
 from __future__ import annotations

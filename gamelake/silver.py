@@ -20,6 +20,7 @@ from pyspark.sql import types as T
 
 from gamelake.columns import empty_array, values_where
 from gamelake.contracts import Contract, Field
+from gamelake.inspector import field_kind, inspection, leaf_bit, leaf_index
 
 SILVER_PARTITION_BY = ("event_type",)
 QUARANTINE_TABLE = "quarantine"
@@ -36,20 +37,14 @@ DATETIME_MICROS = "yyyy-MM-dd HH:mm:ss.SSSSSS"
 JSON_OPTIONS = {"allowSingleQuotes": "false", "allowNonNumericNumbers": "false"}
 _MEMBER_MAP = "map<string,variant>"
 _PARSED = "_e"
-# The record's JSON object as one variant, parsed once per row and shared by every rule that
-# needs raw values (type, drift, identity); fields are read from it by path. A variant keeps
-# the JSON kind of each value, which the typed parse loses (Spark reads 12345 into a string
-# field as "12345"). One variant holds its keys once: a map of variants per object (the
-# earlier design) repeated them in every member and was ~2.5x the record's text, paid again
-# by the dedup shuffle and the batch's cache.
-_RECORD = "_v"
-# Each object level of the contract (the record, then every nested struct) as a struct of
-# variants, one per declared field: one walk of the object per row serves every rule of the
-# level (looking each field up by path walked the object once per rule).
-_LEVEL = "_s"
-# JSON kinds (as schema_of_variant names them) that a typed parse accepts but the contract's
-# JSON Schema does not: a string field holds a JSON string; money is a JSON number.
-_NUMBER_KINDS = ("TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE")
+# What the record inspector (gamelake.inspector) found in the record's text: one strict JSON
+# pass per row on the JVM serves every rule that needs the JSON itself rather than its typed
+# parse (strictness, kinds, presence, drift, identity). It replaced a variant of every record
+# with a struct of variants per object level, which cost ~4x Spark's typed parse.
+_INSPECTED = "_i"
+# The record's JSON object as a variant, parsed only for the rows whose rescued fields need
+# its values (null on the others).
+_VALUES = "_v"
 
 
 _T = TypeVar("_T")
@@ -87,56 +82,22 @@ class Rule:
     message: Column
 
 
-def _record_member(name: str) -> Column:
-    """A top-level field's value as a variant (null when absent), from the record's variant."""
-    assert "'" not in name, name
-    return F.try_variant_get(F.col(_RECORD), f"$['{name}']", "variant")
-
-
-def _level_column(path: Sequence[str]) -> str:
-    return _LEVEL if not path else _LEVEL + "__" + "__".join(path)
-
-
-def _member(path: Sequence[str]) -> Column:
-    """A declared field's value as a variant (null when absent), from its level's struct
-    (`with_levels`)."""
-    return F.col(_level_column(path[:-1])).getField(path[-1])
+def _json_path(path: Sequence[str]) -> str:
+    assert not any("'" in name for name in path), path
+    return "$" + "".join(f"['{name}']" for name in path)
 
 
 def _raw(path: Sequence[str]) -> Column:
-    """A field's value as JSON text (strings unquoted), null when absent or JSON null."""
-    return _member(path).cast("string")
+    """A field's value as JSON text (strings unquoted), null when absent or JSON null.
+
+    Read from the text, for the messages of failing rows only: a path lookup compiles to
+    less than a variant of the record (docs/hot-path.md)."""
+    return F.get_json_object(F.col("_text"), _json_path(path))
 
 
-def _present(path: Sequence[str]) -> Column:
-    """True where the JSON holds the field with a value other than null.
-
-    The same as `_raw(path).isNotNull()` without rendering every value as text: a rule
-    runs on every row, its message only on the bad ones.
-    """
-    member = _member(path)
-    return member.isNotNull() & ~F.is_variant_null(member)
-
-
-def _json_kind(value: Column) -> Column:
-    """The JSON kind of a variant: STRING, BIGINT, DECIMAL(p,s), BOOLEAN, OBJECT<...>..."""
-    return F.schema_of_variant(value)
-
-
-def _is_json_string(member: Column) -> Column:
-    """True where a variant holds a JSON string (not a number, literal, object or array)."""
-    return _json_kind(member) == F.lit("STRING")
-
-
-def _kind_mismatch(f: Field, member: Column) -> Column | None:
-    """True where a present value has a JSON kind the field's type does not allow, or None
-    where the typed parse already refuses every such kind."""
-    if f.type == "string":
-        return ~_is_json_string(member)
-    if f.decimal:
-        kind = _json_kind(member)
-        return ~(kind.isin(*_NUMBER_KINDS) | kind.startswith("DECIMAL"))
-    return None
+def _inspected(contract: Contract, what: str, path: Sequence[str]) -> Column:
+    """The inspector's `what` bit (present, wrong_kind) of a declared leaf."""
+    return leaf_bit(F.col(_INSPECTED).getField(what), leaf_index(contract, tuple(path)))
 
 
 def _parsed(path: Sequence[str]) -> Column:
@@ -182,7 +143,7 @@ DEDUP_KEY = "_dedup_key"
 RESCUED = "_rescued_data"
 
 
-def with_event_id(bronze: DataFrame) -> DataFrame:
+def with_event_id(bronze: DataFrame, contracts: Mapping[str, Contract]) -> DataFrame:
     """Bronze rows plus `event_id` and the key deduplication uses (`_dedup_key`).
 
     event_id is the producer's id when it sent a string one, else a hash of family and
@@ -190,25 +151,26 @@ def with_event_id(bronze: DataFrame) -> DataFrame:
     a JSON object has no identity at all (two identical "502 Bad Gateway" bodies may be two
     failures), so it is never deduplicated: its key is its place in Kafka.
     """
-    given = _record_member("event_id")
-    declared = F.when(_is_json_string(given), given.cast("string"))
+    # The inspection travels on to silver, so each record's text is inspected once.
+    rows = with_inspection(bronze, contracts)
+    declared = F.col(_INSPECTED).getField("event_id")
     derived = F.sha2(F.concat(F.col("family").cast("binary"), F.lit(b"\x00"), F.col("value")), 256)
     event_id = F.coalesce(declared, derived)
     kafka_place = F.concat_ws("/", "topic", "kafka_partition", "kafka_offset")
-    # The record's variant travels on to silver, so its JSON is parsed once.
-    return with_record(bronze).withColumns(
-        {
-            "event_id": event_id,
-            DEDUP_KEY: F.when(F.col(_RECORD).isNotNull(), event_id).otherwise(kafka_place),
-        }
+    is_object = F.col(_INSPECTED).getField("is_object")
+    return rows.withColumns(
+        {"event_id": event_id, DEDUP_KEY: F.when(is_object, event_id).otherwise(kafka_place)}
     )
 
 
-def with_record(rows: DataFrame) -> DataFrame:
-    """Rows plus `_v`, the record's JSON object as a variant (null when not a strict object)."""
-    if _RECORD in rows.columns:
+def with_inspection(rows: DataFrame, contracts: Mapping[str, Contract]) -> DataFrame:
+    """Rows plus `_i`, the record inspector's findings on each record's text
+    (gamelake.inspector), each judged by its family's contract."""
+    if _INSPECTED in rows.columns:
         return rows
-    return rows.withColumn(_RECORD, json_object(raw_text(F.col("value"))))
+    return rows.withColumn(
+        _INSPECTED, inspection(contracts, F.col("family"), raw_text(F.col("value")))
+    )
 
 
 def parse_time(col: Column, fmt: str) -> Column:
@@ -220,7 +182,7 @@ def parse_time(col: Column, fmt: str) -> Column:
     return F.try_to_timestamp(col, F.lit(DATETIME_MICROS))
 
 
-def _field_rules(f: Field) -> list[Rule]:
+def _field_rules(contract: Contract, f: Field) -> list[Rule]:
     """Contract rules for one leaf field: required, enum, range, pattern, time format."""
     value = _parsed(f.path)
     raw = _raw(f.path)
@@ -233,13 +195,12 @@ def _field_rules(f: Field) -> list[Rule]:
     # the contract does not allow.
     if f.type != "json":
         wrong = value.isNull()
-        mismatch = _kind_mismatch(f, _member(f.path))
-        if mismatch is not None:
-            wrong = wrong | mismatch
+        if field_kind(f) != "any":
+            wrong = wrong | _inspected(contract, "wrong_kind", f.path)
         rules.append(
             Rule(
                 "contract.type",
-                _present(f.path) & wrong,
+                _inspected(contract, "present", f.path) & wrong,
                 F.concat(F.lit(f"{f.dotted} is not a {f.type}: "), F.substring(raw, 1, 80)),
             )
         )
@@ -290,14 +251,14 @@ def _field_rules(f: Field) -> list[Rule]:
 @per_contract
 def contract_rules(contract: Contract) -> list[Rule]:
     """Every row-level rule of a contract, after the JSON has parsed as an object."""
-    return [rule for f in contract.leaves() for rule in _field_rules(f)]
+    return [rule for f in contract.leaves() for rule in _field_rules(contract, f)]
 
 
 @functools.cache
 def parse_rules() -> list[Rule]:
     """Rules that stop a record before its fields can be checked."""
     text = F.col("_text")
-    not_object = F.col(_RECORD).isNull()
+    not_object = ~F.col(_INSPECTED).getField("is_object")
     # Lenient JSON that is not an object: an array, a scalar, null.
     other_json = F.get_json_object(text, "$").isNotNull() | (F.trim(text) == "null")
     looks_like_object = F.ltrim(text).startswith("{")
@@ -349,33 +310,17 @@ def rescued_data(contract: Contract) -> Column:
     Schema drift is kept, not dropped: new fields travel in this column until the
     contract learns them.
     """
-    maps, drifts = [], []
+    maps = []
     for path, fields in _object_levels(contract):
-        members = _nested_object(_member(path) if path else F.col(_RECORD))
-        known = _known_keys(fields)
-        drifts.append(F.size(F.array_except(F.map_keys(members), known)) > 0)
-        unknown = F.map_filter(members, _not_in(known))
+        record = F.col(_VALUES)
+        level = F.try_variant_get(record, _json_path(path), "variant") if path else record
+        unknown = F.map_filter(_nested_object(level), _not_in(_known_keys(fields)))
         as_text = F.transform_values(unknown, lambda _key, value: value.cast("string"))
         maps.append(F.transform_keys(as_text, _prefixed(".".join(path) + "." if path else "")))
     merged = F.map_concat(*[F.coalesce(m, F.create_map().cast("map<string,string>")) for m in maps])
-    # The higher-order functions above run interpreted (gamelake.columns): only on the rows
-    # that drift, which a compiled test of the keys finds first.
-    drifted = functools.reduce(Column.__or__, [F.coalesce(d, F.lit(False)) for d in drifts])
-    return F.when(drifted, F.to_json(merged))
-
-
-def with_levels(rows: DataFrame, contract: Contract) -> DataFrame:
-    """Rows (with `_v`) plus a struct of variants per object level of the contract, null where
-    that level is not a JSON object. An object with other keys still casts: undeclared keys
-    are drift, read by `rescued_data` from the variant itself."""
-    for path, fields in _object_levels(contract):
-        declared = ", ".join(f"`{f.name}`: variant" for f in fields)
-        parent = F.col(_RECORD) if not path else _member(path)
-        # Parents first: each level reads its parent's struct.
-        rows = rows.withColumn(
-            _level_column(path), F.try_variant_get(parent, "$", f"struct<{declared}>")
-        )
-    return rows
+    # The higher-order functions above (interpreted: gamelake.columns) run only for the rows
+    # the inspector found drifting.
+    return F.when(F.col(_INSPECTED).getField("drift"), F.to_json(merged))
 
 
 def parse_family(bronze: DataFrame, contract: Contract) -> DataFrame:
@@ -383,28 +328,29 @@ def parse_family(bronze: DataFrame, contract: Contract) -> DataFrame:
 
     A row with an empty `_reasons` array satisfies its contract.
     """
-    rows = with_record(bronze.where(F.col("family") == contract.family)).withColumn(
-        "_text", raw_text(F.col("value"))
-    )
-    rows = with_levels(rows, contract).withColumn(
-        _PARSED, F.from_json("_text", contract.spark_schema(), JSON_OPTIONS)
-    )
+    rows = with_inspection(
+        bronze.where(F.col("family") == contract.family), {contract.family: contract}
+    ).withColumn("_text", raw_text(F.col("value")))
+    rows = rows.withColumn(_PARSED, F.from_json("_text", contract.spark_schema(), JSON_OPTIONS))
     failed, reasons = _reason_columns(contract)
     # `_rules` first, in a projection of its own: `_reasons` then builds the messages of the
-    # failing rows only, instead of evaluating every rule a second time on every row.
-    # Drift is read from the record's variant here, so that callers may drop it before
+    # failing rows only, instead of evaluating every rule a second time on every row. The
+    # record's variant is built in the next one, for the drifting rows only.
+    # Rescued data is built here, so that callers may drop the scratch columns before
     # caching the parsed rows: see `scratch_columns`.
-    return rows.withColumn("_rules", failed).withColumns(
-        {"_reasons": reasons, RESCUED: rescued_data(contract)}
+    drifted = F.col(_INSPECTED).getField("drift")
+    return (
+        rows.withColumn("_rules", failed)
+        .withColumn(_VALUES, F.when(drifted, json_object(F.col("_text"))))
+        .withColumns({"_reasons": reasons, RESCUED: rescued_data(contract)})
     )
 
 
-def scratch_columns(contract: Contract) -> list[str]:
-    """Columns of `parse_family` output that nothing after it reads: the text, the record's
-    variant and its level structs (spent once the reasons and rescued data are known), the
-    dedup key."""
-    levels = [_level_column(path) for path, _ in _object_levels(contract)]
-    return ["_text", DEDUP_KEY, _RECORD, *levels]
+def scratch_columns() -> list[str]:
+    """Columns of `parse_family` output that nothing after it reads: the text, the
+    inspector's findings and the record's values (spent once the reasons and rescued data
+    are known), the dedup key."""
+    return ["_text", DEDUP_KEY, _INSPECTED, _VALUES]
 
 
 @per_contract

@@ -116,10 +116,10 @@ def start_bronze(
     )
 
 
-def silver_input(bronze: DataFrame, watermark: str) -> DataFrame:
+def silver_input(bronze: DataFrame, contracts: Mapping[str, Contract], watermark: str) -> DataFrame:
     """Bronze appends with an event id, exact re-sends dropped within the watermark."""
     return (
-        with_event_id(bronze)
+        with_event_id(bronze, contracts)
         .withWatermark("ingested_at", watermark)
         .dropDuplicatesWithinWatermark(["family", DEDUP_KEY])
     )
@@ -332,7 +332,7 @@ def _parse_families(
             extra = gate.count_columns(contract)
         # What is spent once the reasons are known is not worth keeping: the record's
         # variant and its level structs are most of a parsed row (docs/hot-path.md).
-        rows = local_checkpoint(rows.drop(*scratch_columns(contract)))
+        rows = local_checkpoint(rows.drop(*scratch_columns()))
         ok = (F.size("_reasons") == 0).cast("long")
         return rows, rows.agg(F.sum(ok).alias(VALID), *extra).first()
 
@@ -413,6 +413,7 @@ def start_silver(
         read_delta_stream(
             spark, bronze_path, options.max_files_per_trigger, options.max_bytes_per_trigger
         ),
+        contracts,
         options.dedup_watermark,
     )
     return for_each_batch(

@@ -99,7 +99,9 @@ def replay(
     try:
         per_family = {r["family"]: r["count"] for r in places.groupBy("family").count().collect()}
         bronze = spark.read.format("delta").load(str(bronze_path))
-        records = with_event_id(bronze.join(places, ["family", *KAFKA_COORDINATES], "left_semi"))
+        records = with_event_id(
+            bronze.join(places, ["family", *KAFKA_COORDINATES], "left_semi"), contracts
+        )
         for fam, n in sorted(per_family.items()):
             contract = contracts[fam]
             parsed = gate.rows(parse_family(records, contract), contract).persist()

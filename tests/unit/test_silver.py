@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import json
 
 import pytest
 
+from gamelake.config import project_root
 from gamelake.contracts import load_contracts
 from gamelake.silver import (
     parse_family,
@@ -37,7 +39,12 @@ def bronze(spark, family, payloads):
          KAFKA_TS, KAFKA_TS, family, KAFKA_TS.date())
         for i, p in enumerate(payloads)
     ]  # fmt: skip
-    return with_event_id(spark.createDataFrame(rows, BRONZE))
+    return with_event_id(spark.createDataFrame(rows, BRONZE), all_contracts())
+
+
+@functools.cache
+def all_contracts():
+    return load_contracts(project_root() / "conf" / "contracts")
 
 
 def silver_rows(spark, contracts, family, payloads):

@@ -10,7 +10,7 @@ from gamelake.contracts import load_contracts
 from gamelake.conventions import table_path
 from gamelake.streams import write_silver_batch
 from tests.samples import EXAMPLES
-from tests.unit.test_silver import BRONZE, KAFKA_TS
+from tests.unit.test_silver import BRONZE, KAFKA_TS, all_contracts
 
 FAMILIES = ("telemetry", "game_api", "user_score")
 
@@ -30,7 +30,7 @@ def batch(spark):
         (None, value, f"gamelake.{family}", 0, offset, KAFKA_TS, KAFKA_TS, family, KAFKA_TS.date())
         for offset, (family, value) in enumerate(payloads)
     ]
-    return with_event_id(spark.createDataFrame(rows, BRONZE))
+    return with_event_id(spark.createDataFrame(rows, BRONZE), all_contracts())
 
 
 def count(spark, lake, layer, table):
