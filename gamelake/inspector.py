@@ -24,6 +24,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from gamelake.contracts import Contract, Field
+from gamelake.errors import GamelakeError
 
 SOURCE_DIR = Path(__file__).resolve().parent.parent / "jvm" / "src"
 _WORD_BITS = 64
@@ -80,8 +81,8 @@ def leaf_bit(words: Column, index: int) -> Column:
 
 
 def inspection(contracts: Mapping[str, Contract], family: Column, text: Column) -> Column:
-    """The inspector's struct (its RETURN_TYPE) of each record: `text` judged by the contract of
-    its `family` (a family without one: only is_object and event_id)."""
+    """The inspector's struct (RecordInspector.RETURN_TYPE) of each record: `text` judged by
+    the contract of its `family` (a family without one: only is_object and event_id)."""
     from pyspark.sql.classic.column import Column as JvmColumn
     from pyspark.sql.classic.column import _to_java_column, _to_seq
 
@@ -103,4 +104,13 @@ def _active_context():
 def _jvm_udf(declared: str):
     """The JVM's UserDefinedFunction of an inspector built from `declared`, once per
     declaration (the plan carries it to the executors, spec included)."""
-    return _active_context()._jvm.gamelake.jvm.RecordInspector.udf(declared)
+    from py4j.java_gateway import JavaClass
+
+    inspector = _active_context()._jvm.gamelake.jvm.RecordInspector
+    if not isinstance(inspector, JavaClass):  # py4j's answer for a class it cannot load
+        raise GamelakeError(
+            "this Spark session has no gamelake JVM code (gamelake.jvm.RecordInspector)",
+            fix="run `make setup`, and build the session with gamelake.spark.build_session "
+            "(its spark.jars carry .gamelake/jars/gamelake)",
+        )
+    return inspector.udf(declared)
