@@ -15,10 +15,8 @@ failing rule's message its field, a drifting record's rescued fields a variant o
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from collections.abc import Mapping
-from pathlib import Path
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -26,21 +24,7 @@ from pyspark.sql import functions as F
 from gamelake.contracts import Contract, Field
 from gamelake.errors import GamelakeError
 
-SOURCE_DIR = Path(__file__).resolve().parent.parent / "jvm" / "src"
 _WORD_BITS = 64
-
-
-def source_digest(source_dir: Path = SOURCE_DIR) -> str:
-    """A short digest of the inspector's Java sources (names the jar built from them)."""
-    digest = hashlib.sha256()
-    for path in sorted(source_dir.rglob("*.java")):
-        digest.update(path.relative_to(source_dir).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def jar_name(source_dir: Path = SOURCE_DIR) -> str:
-    return f"gamelake-jvm-{source_digest(source_dir)}.jar"
 
 
 def field_kind(f: Field) -> str:

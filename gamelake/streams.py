@@ -330,8 +330,8 @@ def _parse_families(
             # Failed drop rules join the contract's reasons: to_silver/to_quarantine route them.
             rows = gate.rows(rows, contract)
             extra = gate.count_columns(contract)
-        # What is spent once the reasons are known is not worth keeping: the record's
-        # variant and its level structs are most of a parsed row (docs/hot-path.md).
+        # What is spent once the reasons are known is not worth keeping: the record's text
+        # is most of a parsed row (docs/hot-path.md).
         rows = local_checkpoint(rows.drop(*scratch_columns()))
         ok = (F.size("_reasons") == 0).cast("long")
         return rows, rows.agg(F.sum(ok).alias(VALID), *extra).first()

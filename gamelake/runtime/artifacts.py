@@ -32,7 +32,6 @@ from pathlib import Path
 
 from gamelake.config import LakeUri, Paths, Settings, Versions
 from gamelake.errors import GamelakeError
-from gamelake.inspector import SOURCE_DIR, jar_name
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +46,8 @@ JAR_PROFILES = {
     "s3proxy": "the s3proxy S3 server",
 }
 _JAR_NAME = re.compile(r"^(?P<artifact>.+?)-\d[\w.\-]*\.jar$")
+# gamelake's own JVM code (the record inspector, gamelake.inspector), built by build_jvm_code.
+JVM_SOURCES = Path(__file__).resolve().parents[2] / "jvm" / "src"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +85,7 @@ class Layout:
     def jvm_code_jar(self) -> Path:
         """gamelake's own JVM code, named by its sources' digest (a changed source needs a
         new build)."""
-        return self.paths.jars / "gamelake" / jar_name()
+        return self.paths.jars / "gamelake" / f"gamelake-jvm-{sources_digest(JVM_SOURCES)}.jar"
 
     @property
     def stamp(self) -> Path:
@@ -102,12 +103,13 @@ class Layout:
             raise GamelakeError(
                 f"no Spark jars in {self.spark_jars}", fix="run `make setup` (or `gamelake setup`)"
             )
-        if not self.jvm_code_jar.is_file():
+        jvm_code = self.jvm_code_jar
+        if not jvm_code.is_file():
             raise GamelakeError(
-                f"{self.jvm_code_jar} is not built (jvm/src is new or changed)",
+                f"{jvm_code} is not built (jvm/src is new or changed)",
                 fix="run `make setup` (or `gamelake setup`)",
             )
-        jars.append(self.jvm_code_jar)
+        jars.append(jvm_code)
         if not s3a:
             return jars
         s3a_jars = sorted(self.s3a_jars.glob("*.jar"))
@@ -324,6 +326,15 @@ def install_jars(
     return {f"{profile}_jars_s": time.monotonic() - started}
 
 
+def sources_digest(source_dir: Path) -> str:
+    """A short digest of the Java sources under `source_dir` (names the jar built from them)."""
+    digest = hashlib.sha256()
+    for path in sorted(source_dir.rglob("*.java")):
+        digest.update(path.relative_to(source_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def build_jvm_code(
     layout: Layout, force: bool = False, progress: Callable[[str], None] = log.info
 ) -> dict[str, float]:
@@ -339,10 +350,10 @@ def build_jvm_code(
             fix="install a JDK 17+ (apt-get install openjdk-17-jdk-headless)",
         )
     started = time.monotonic()
-    progress(f"compiling gamelake's JVM code ({SOURCE_DIR}) into {jar.name}")
+    progress(f"compiling gamelake's JVM code ({JVM_SOURCES}) into {jar.name}")
     jar.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=jar.parent, prefix="javac-") as tmp:
-        sources = sorted(str(p) for p in SOURCE_DIR.rglob("*.java"))
+        sources = sorted(str(p) for p in JVM_SOURCES.rglob("*.java"))
         classpath = str(pyspark_jars_dir() / "*")
         cmd = [javac, "--release", "17", "-cp", classpath, "-d", tmp, *sources]
         result = subprocess.run(cmd, capture_output=True, text=True)
