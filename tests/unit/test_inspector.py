@@ -51,6 +51,18 @@ def _payloads(family: str) -> list[bytes]:
         b'{"event_id": "e-1", "event_id": 7}',
         b'{"event_id": 7, "event_id": "e-2"}',
         b'{"event_id": "caf\\u00e9 \\"q\\""}',
+        # Bytes beyond ASCII, judged as the text Spark decodes: valid UTF-8, malformed bytes
+        # (replaced by U+FFFD), an encoded surrogate, an overlong encoding.
+        '{"event_id": "café ☃ 😀", "a": "ü"}'.encode(),
+        b'{"event_id": "a\xffb"}',
+        b'{"event_id": "\xed\xa0\x80"}',
+        b'{"event_id": "\xc0\xaf"}',
+        b'{"a": 1}\xc2\xa0',
+        # Objects in UTF-16 and UTF-32 (a parser of bytes guesses those from the NULs among
+        # the first bytes): not JSON as Spark decodes them (UTF-8).
+        '{"a": 1}'.encode("utf-16-le"),
+        '{"a": 1}'.encode("utf-32-be"),
+        b'{\x00"a": 1}',
         ("{" + inner + ', "undeclared": {"x": 1}}').encode(),
         ("{" + inner + ', "undeclared": null}').encode(),
         *_kind_payloads(family, EXAMPLES[family]),
