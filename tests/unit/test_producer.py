@@ -51,7 +51,9 @@ def _client_threads() -> int:
     """librdkafka's threads in this process (it names them rdk:main, rdk:broker-N...)."""
     names = []
     for task in Path("/proc/self/task").iterdir():
-        with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+        # A thread that just ended: gone from the listing (ENOENT), or still listed with its
+        # files no longer readable (ESRCH).
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             names.append((task / "comm").read_text())
     return sum(name.startswith("rdk:") for name in names)
 
