@@ -138,8 +138,9 @@ def test_dashboard_renders_key_charts_with_data(lake_run, dashboard_url, browser
         m = re.search(r"refreshed (\d\d:\d\d:\d\d)", d.find_element(By.TAG_NAME, "body").text)
         return m.group(1) if m else None
 
-    first = refreshed(browser)
-    assert first
+    # Read while the page is shown, not while a rerun is redrawing it (the caption is briefly
+    # absent then): a page that never shows it fails here.
+    first = WebDriverWait(browser, REFRESH_S * 3, poll_frequency=1).until(refreshed)
     WebDriverWait(browser, REFRESH_S * 6, poll_frequency=1).until(
         lambda d: refreshed(d) not in (None, first)
     )
