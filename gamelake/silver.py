@@ -333,21 +333,47 @@ def parse_family(bronze: DataFrame, contract: Contract) -> DataFrame:
 
     A row with an empty `_reasons` array satisfies its contract.
     """
-    rows = with_inspection(
-        bronze.where(F.col("family") == contract.family), {contract.family: contract}
-    ).withColumn("_text", raw_text(F.col("value")))
-    rows = rows.withColumn(_PARSED, F.from_json("_text", contract.spark_schema(), JSON_OPTIONS))
-    failed, reasons = _reason_columns(contract)
+    c = _parse_columns(contract)
+    rows = with_inspection(bronze.where(c.of_family), {contract.family: contract})
     # `_rules` first, in a projection of its own: `_reasons` then builds the messages of the
     # failing rows only, instead of evaluating every rule a second time on every row. The
     # record's variant is built in the next one, for the drifting rows only.
     # Rescued data is built here, so that callers may drop the scratch columns before
     # caching the parsed rows: see `scratch_columns`.
-    drifted = F.col(_INSPECTED).getField("drift")
     return (
-        rows.withColumn("_rules", failed)
-        .withColumn(_VALUES, F.when(drifted, json_object(F.col("_text"))))
-        .withColumns({"_reasons": reasons, RESCUED: rescued_data(contract)})
+        rows.withColumn("_text", c.text)
+        .withColumn(_PARSED, c.parsed)
+        .withColumn("_rules", c.rules)
+        .withColumn(_VALUES, c.values)
+        .withColumns({"_reasons": c.reasons, RESCUED: c.rescued})
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _ParseColumns:
+    """The columns `parse_family` adds, in the order it adds them."""
+
+    of_family: Column
+    text: Column
+    parsed: Column
+    rules: Column
+    values: Column
+    reasons: Column
+    rescued: Column
+
+
+@per_contract
+def _parse_columns(contract: Contract) -> _ParseColumns:
+    failed, reasons = _reason_columns(contract)
+    drifted = F.col(_INSPECTED).getField("drift")
+    return _ParseColumns(
+        of_family=F.col("family") == contract.family,
+        text=raw_text(F.col("value")),
+        parsed=F.from_json("_text", contract.spark_schema(), JSON_OPTIONS),
+        rules=failed,
+        values=F.when(drifted, json_object(F.col("_text"))),
+        reasons=reasons,
+        rescued=rescued_data(contract),
     )
 
 
@@ -451,7 +477,7 @@ def silver_columns(contract: Contract) -> dict[str, Column]:
 
 def to_silver(parsed: DataFrame, contract: Contract) -> DataFrame:
     """The valid rows of `parse_family` output as the family's silver rows."""
-    return parsed.where(F.size("_reasons") == 0).select(*_silver_select(contract))
+    return parsed.where(_is_valid()).select(*_silver_select(contract))
 
 
 @per_contract
@@ -459,20 +485,30 @@ def _silver_select(contract: Contract) -> list[Column]:
     return [col.alias(name) for name, col in silver_columns(contract).items()]
 
 
+@functools.cache
+def _is_valid() -> Column:
+    """True for a `parse_family` row that met its contract (and its gate's drop rules)."""
+    return F.size("_reasons") == 0
+
+
 def _quarantine_rows(rows: DataFrame, rules: Column, reason: Column) -> DataFrame:
     """Quarantine rows: the raw payload, its Kafka place, the failed rules and why
     (`stamp_quarantine` adds when)."""
-    return rows.select(
-        "event_id",
-        "family",
+    return rows.select(*_quarantine_columns(rules, reason))
+
+
+def _quarantine_columns(rules: Column, reason: Column) -> list[Column]:
+    return [
+        F.col("event_id"),
+        F.col("family"),
         F.col("value").alias("raw_value"),
-        "topic",
-        "kafka_partition",
-        "kafka_offset",
+        F.col("topic"),
+        F.col("kafka_partition"),
+        F.col("kafka_offset"),
         rules.alias("rules"),
         reason.alias("reason"),
-        "ingested_at",
-    )
+        F.col("ingested_at"),
+    ]
 
 
 def stamp_quarantine(rows: DataFrame) -> DataFrame:
@@ -488,8 +524,15 @@ def stamp_quarantine(rows: DataFrame) -> DataFrame:
 def to_quarantine(parsed: DataFrame) -> DataFrame:
     """The rejected rows of `parse_family` output, with the raw payload and every reason
     (unstamped: see `stamp_quarantine`)."""
-    return _quarantine_rows(
-        parsed.where(F.size("_reasons") > 0), F.col("_rules"), F.array_join("_reasons", "; ")
+    rejected, columns = _rejected()
+    return parsed.where(rejected).select(*columns)
+
+
+@functools.cache
+def _rejected() -> tuple[Column, list[Column]]:
+    """(the condition, the quarantine columns) of `to_quarantine`."""
+    return F.size("_reasons") > 0, _quarantine_columns(
+        F.col("_rules"), F.array_join("_reasons", "; ")
     )
 
 
@@ -550,16 +593,19 @@ def table_properties(
 
 def to_children(parsed: DataFrame, contract: Contract) -> dict[str, DataFrame]:
     """Child rows of each array field with a child table: one row per non-null item."""
-    valid = parsed.where(F.size("_reasons") == 0)
+    valid = parsed.where(_is_valid())
     return {
-        table: valid.select(*exploded).where(F.col("_item").isNotNull()).select(*columns)
-        for table, exploded, columns in _child_columns(contract)
+        table: valid.select(*exploded).where(present).select(*columns)
+        for table, exploded, present, columns in _child_columns(contract)
     }
 
 
 @per_contract
-def _child_columns(contract: Contract) -> list[tuple[str, list[Column], list[Column]]]:
-    """Per child table: the columns exploding its array, then the child row's columns."""
+def _child_columns(
+    contract: Contract,
+) -> list[tuple[str, list[Column], Column, list[Column]]]:
+    """Per child table: the columns exploding its array, the condition keeping its items,
+    then the child row's columns."""
     key = contract.field(contract.key).silver_column
     plans = []
     for arr in contract.child_arrays():
@@ -587,7 +633,7 @@ def _child_columns(contract: Contract) -> list[tuple[str, list[Column], list[Col
                 value = value.cast(c.type)
             columns.append(value.alias(c.silver_column))
         columns.append(F.col("_item").alias("raw_item"))
-        plans.append((arr.child_table, exploded, columns))
+        plans.append((arr.child_table, exploded, F.col("_item").isNotNull(), columns))
     return plans
 
 

@@ -333,12 +333,17 @@ def _parse_families(
         # What is spent once the reasons are known is not worth keeping: the record's text
         # is most of a parsed row (docs/hot-path.md).
         rows = local_checkpoint(rows.drop(*scratch_columns()))
-        ok = (F.size("_reasons") == 0).cast("long")
-        return rows, rows.agg(F.sum(ok).alias(VALID), *extra).first()
+        return rows, rows.agg(_valid_count(), *extra).first()
 
     with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
         done = dict(zip(contracts, pool.map(parse, contracts), strict=True))
     return {f: p for f, (p, _) in done.items()}, {f: row for f, (_, row) in done.items()}
+
+
+@functools.cache
+def _valid_count() -> Column:
+    """How many of a family's parsed rows met their contract (VALID)."""
+    return F.sum((F.size("_reasons") == 0).cast("long")).alias(VALID)
 
 
 def _record_progress(
