@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from gamelake.bronze import KAFKA_COORDINATES, to_bronze
 from gamelake.errors import GamelakeError
-from gamelake.io import write_delta_batch
+from gamelake.io import KAFKA_READ_OPTIONS, write_delta_batch
 from gamelake.ops import reset
 from gamelake.ops.offsets import (
     Bound,
@@ -58,7 +58,11 @@ def read_kafka_range(
     spark: SparkSession, bootstrap_servers: str, start: Offsets, end: Offsets
 ) -> DataFrame:
     """Kafka-source rows of exactly [start, end) per partition (a bounded batch read)."""
-    reader = spark.read.format("kafka").option("kafka.bootstrap.servers", bootstrap_servers)
+    reader = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", bootstrap_servers)
+        .options(**KAFKA_READ_OPTIONS)
+    )
     for key, value in spark_range_options(start, end).items():
         reader = reader.option(key, value)
     # The range was checked against retention before reading; loud if it moved meanwhile.
