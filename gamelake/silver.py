@@ -477,7 +477,7 @@ def silver_columns(contract: Contract) -> dict[str, Column]:
 
 def to_silver(parsed: DataFrame, contract: Contract) -> DataFrame:
     """The valid rows of `parse_family` output as the family's silver rows."""
-    return parsed.where(_is_valid()).select(*_silver_select(contract))
+    return parsed.where(is_valid()).select(*_silver_select(contract))
 
 
 @per_contract
@@ -486,7 +486,7 @@ def _silver_select(contract: Contract) -> list[Column]:
 
 
 @functools.cache
-def _is_valid() -> Column:
+def is_valid() -> Column:
     """True for a `parse_family` row that met its contract (and its gate's drop rules)."""
     return F.size("_reasons") == 0
 
@@ -593,7 +593,7 @@ def table_properties(
 
 def to_children(parsed: DataFrame, contract: Contract) -> dict[str, DataFrame]:
     """Child rows of each array field with a child table: one row per non-null item."""
-    valid = parsed.where(_is_valid())
+    valid = parsed.where(is_valid())
     return {
         table: valid.select(*exploded).where(present).select(*columns)
         for table, exploded, present, columns in _child_columns(contract)

@@ -41,6 +41,7 @@ from gamelake.silver import (
     QUARANTINE_PARTITION_BY,
     QUARANTINE_STATS_COLUMNS,
     QUARANTINE_TABLE,
+    is_valid,
     parse_family,
     partition_columns,
     scratch_columns,
@@ -343,7 +344,7 @@ def _parse_families(
 @functools.cache
 def _valid_count() -> Column:
     """How many of a family's parsed rows met their contract (VALID)."""
-    return F.sum((F.size("_reasons") == 0).cast("long")).alias(VALID)
+    return F.sum(is_valid().cast("long")).alias(VALID)
 
 
 def _record_progress(

@@ -58,7 +58,7 @@ from gamelake.dq.row import (
 )
 from gamelake.dq.rules import Rule, check_columns, load_rules, rules_for
 from gamelake.dq.suite import SuiteRunner
-from gamelake.silver import per_contract, silver_columns, to_silver
+from gamelake.silver import is_valid, per_contract, silver_columns, to_silver
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ class _RowPlan:
 
 def _count_columns(rules: Sequence[Rule], contract: Contract) -> list[Column]:
     """The aggregations of `SilverGate.count_columns` for a family's rules."""
-    bound = F.size("_reasons") == 0
+    bound = is_valid()
     return [
         *row_rule_aggs(rules, where=F.col(CONTRACT_OK)),
         F.sum(bound.cast("long")).alias(BOUND_ROWS),
@@ -223,7 +223,7 @@ def _row_plan(rules: Sequence[Rule], contract: Contract) -> _RowPlan | None:
     check_columns(rules, list(columns), f"silver.{contract.family}")
     # Only what the row rules read: batch-level rules judge to_silver's output later.
     read = row_rule_columns(rules, list(columns))
-    ok = F.size("_reasons") == 0
+    ok = is_valid()
     # A repeated key keeps its first row in Kafka order (the same on every replay of the
     # batch), rows that met their contract first: a broken row never displaces a good one.
     order = [~ok, F.col("topic"), F.col("kafka_partition"), F.col("kafka_offset")]
@@ -273,7 +273,7 @@ class SilverGate:
         """
         plan = self._row_plan(contract)
         if plan is None:
-            return parsed.withColumn(CONTRACT_OK, F.size("_reasons") == 0)
+            return parsed.withColumn(CONTRACT_OK, is_valid())
         added = [c for c in plan.staged if c not in parsed.columns]
         staged = parsed.withColumns({c: plan.staged[c] for c in added})
         return staged.withColumns(plan.flags).withColumns(plan.verdict).drop(*added)

@@ -28,6 +28,7 @@ from gamelake.dq.gate import SilverGate
 from gamelake.io import delta_append
 from gamelake.silver import (
     QUARANTINE_TABLE,
+    is_valid,
     parse_family,
     partition_columns,
     table_properties,
@@ -108,7 +109,7 @@ def replay(
             try:
                 # Fail-rules judge the replayed rows as a batch, as they would in the stream.
                 gate.check(spark, int(time.time()), {fam: parsed}, contracts)
-                passing = parsed.where(F.size("_reasons") == 0)
+                passing = parsed.where(is_valid())
                 for table, out in to_tables(parsed, contract).items():
                     partition_by = partition_columns(table, contract)
                     added = _append_new(
