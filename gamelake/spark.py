@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -148,7 +149,10 @@ def write_submit_properties(settings: Settings, path: Path, app_name: str = "gam
     conf.pop("spark.app.name")  # spark-submit names the app after the job file
     lines = [f"# written by `gamelake spark-conf` for profile {settings.env!r}; do not edit"]
     lines += [f"{key} {value}" for key, value in sorted(conf.items())]
-    path.write_text("\n".join(lines) + "\n")
+    # Whole or not at all: a spark-submit starting beside this one reads the same file.
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text("\n".join(lines) + "\n")
+    partial.replace(path)
     return path
 
 

@@ -3,11 +3,13 @@ runs them, an S3 object store (s3proxy) and a Spark standalone cluster."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from gamelake.config import Settings
 from gamelake.runtime import kafka, process, s3, spark_cluster, trino, trino_auth
@@ -128,6 +130,21 @@ def up(settings: Settings, names: list[str] | None = None) -> dict[str, float]:
 
     Returns seconds from start to healthy per service started (0.0 for one already up).
     """
+    with _one_at_a_time(settings):
+        return _up(settings, names)
+
+
+@contextlib.contextmanager
+def _one_at_a_time(settings: Settings) -> Iterator[None]:
+    """Holds the profile's stack lock: two `up`s at once (two shells, two test workers) would
+    otherwise both find a service stopped and both start it on the same port."""
+    settings.paths.run.mkdir(parents=True, exist_ok=True)
+    with open(settings.paths.run / "stack.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _up(settings: Settings, names: list[str] | None) -> dict[str, float]:
     started: dict[str, float] = {}
     launched_at: dict[str, float] = {}
     for svc in _selected(settings, names):
