@@ -1,6 +1,7 @@
 """Shared fixtures: the repository root, the active profile's settings, one Spark session;
 fault-injection tests only when asked for, and last; under pytest-xdist (`make test` runs
-`-n 2`), every integration test in one worker, in order, and the unit tests beside them."""
+`-n 2`), the tests on the generated lake in one worker, in order, and every other module
+wherever a worker is free."""
 
 from __future__ import annotations
 
@@ -43,21 +44,62 @@ def spark(settings: Settings):
     session.stop()
 
 
+# The integration modules that read the generated lake (`lake_run`, a session fixture: built
+# once per worker, ~2 minutes): one unit of work, so one worker builds it, once.
+LAKE_RUN_MODULES = frozenset(
+    f"tests/integration/test_{name}.py"
+    for name in ("access", "cluster_path", "dashboard", "faults", "gold_tables", "notebooks",
+                 "oracle", "pipeline", "secrets_never_land")
+)  # fmt: skip
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """Integration tests as one unit of work, the unit tests per module: the integration tests
-    share one Kafka, Trino and generated lake, and one of them stops and starts the services,
-    so they run in a single worker in their usual order; the other worker takes the unit tests
-    (pure transforms on small in-process DataFrames)."""
+    """The modules on the generated lake as one unit of work, every other module as its own:
+    the lake is built once, and a worker that is free takes the next module, unit or
+    integration (they share the profile's Kafka and Trino, which `pytest_sessionstart` and
+    `services` keep running for the whole session)."""
     from xdist.scheduler import LoadScopeScheduling
 
-    class StackThenModules(LoadScopeScheduling):
+    class LakeThenModules(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            if nodeid.startswith("tests/integration/"):
-                return "tests/integration"
-            return super()._split_scope(nodeid)
+            module = nodeid.split("::", 1)[0]
+            return "lake_run" if module in LAKE_RUN_MODULES else module
 
-    return StackThenModules(config, log)
+    return LakeThenModules(config, log)
+
+
+def _xdist_controller(config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+
+
+def pytest_sessionstart(session):
+    """Under xdist, the controller notes which services run before the workers start: the
+    workers' `services` fixtures start what is missing and never stop it, since the other
+    worker may still be using it; the controller stops it once both are done."""
+    if _xdist_controller(session.config):
+        from gamelake.runtime import stack
+
+        settings = load_settings(os.environ.get("GAMELAKE_ENV", "test"))
+        session.config.stash[_RUNNING_BEFORE] = (settings, _healthy(stack, settings))
+
+
+def pytest_sessionfinish(session):
+    before = session.config.stash.get(_RUNNING_BEFORE, None)
+    if before is not None:
+        from gamelake.runtime import stack
+
+        settings, running = before
+        started = sorted(_healthy(stack, settings) - running)
+        if started:
+            stack.down(settings, started)
+
+
+def _healthy(stack, settings: Settings) -> set[str]:
+    return {s.name for s in stack.status(settings) if s.healthy}
+
+
+_RUNNING_BEFORE = pytest.StashKey[tuple]()
 
 
 # Suites that run only when selected by their marker, with the make target that selects them.

@@ -35,11 +35,14 @@ LAKE_RUN_OPTIONS = dict(seed=2026, late_fraction=0.02, duplicate_fraction=0.03,
 
 
 @pytest.fixture(scope="session")
-def services(settings: Settings):
-    """Kafka and Trino of the profile, healthy; only the services started here stop afterwards."""
+def services(settings: Settings, request):
+    """Kafka and Trino of the profile, healthy; only the services started here stop afterwards
+    (under xdist, once every worker is done: the controller stops them, tests/conftest.py)."""
     already = {s.name for s in stack.status(settings) if s.healthy}
     stack.up(settings)
     yield settings
+    if hasattr(request.config, "workerinput"):
+        return
     started = [s.name for s in stack.services(settings) if s.name not in already]
     if started:
         stack.down(settings, started)
