@@ -122,3 +122,11 @@ def pytest_collection_modifyitems(config, items):
             if item.get_closest_marker(marker):
                 item.add_marker(skip)
     items.sort(key=lambda item: item.get_closest_marker("faults") is not None)
+    strays = sorted({
+        item.nodeid.split("::", 1)[0] for item in items
+        if "lake_run" in getattr(item, "fixturenames", ())
+        and item.nodeid.split("::", 1)[0] not in LAKE_RUN_MODULES
+    })  # fmt: skip
+    if strays:
+        # Elsewhere, a worker would build the ~2-minute lake a second time.
+        raise pytest.UsageError(f"{', '.join(strays)} use lake_run: list them in LAKE_RUN_MODULES")
