@@ -81,7 +81,7 @@ def pytest_sessionstart(session):
         from gamelake.runtime import stack
 
         settings = load_settings(os.environ.get("GAMELAKE_ENV", "test"))
-        session.config.stash[_RUNNING_BEFORE] = (settings, _healthy(stack, settings))
+        session.config.stash[_RUNNING_BEFORE] = (settings, stack.running(settings))
 
 
 def pytest_sessionfinish(session):
@@ -90,13 +90,9 @@ def pytest_sessionfinish(session):
         from gamelake.runtime import stack
 
         settings, running = before
-        started = sorted(_healthy(stack, settings) - running)
+        started = sorted(stack.running(settings) - running)
         if started:
             stack.down(settings, started)
-
-
-def _healthy(stack, settings: Settings) -> set[str]:
-    return {s.name for s in stack.status(settings) if s.healthy}
 
 
 _RUNNING_BEFORE = pytest.StashKey[tuple]()

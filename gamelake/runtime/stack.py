@@ -195,6 +195,11 @@ def status(settings: Settings) -> list[ServiceStatus]:
     return result
 
 
+def running(settings: Settings) -> set[str]:
+    """Names of the services that are up and healthy."""
+    return {s.name for s in status(settings) if s.healthy}
+
+
 def down(settings: Settings, names: list[str] | None = None) -> list[str]:
     """Stop the selected services, Trino first; returns the names of those that were running."""
     stopped = []

@@ -38,7 +38,7 @@ LAKE_RUN_OPTIONS = dict(seed=2026, late_fraction=0.02, duplicate_fraction=0.03,
 def services(settings: Settings, request):
     """Kafka and Trino of the profile, healthy; only the services started here stop afterwards
     (under xdist, once every worker is done: the controller stops them, tests/conftest.py)."""
-    already = {s.name for s in stack.status(settings) if s.healthy}
+    already = stack.running(settings)
     stack.up(settings)
     yield settings
     if hasattr(request.config, "workerinput"):

@@ -73,7 +73,7 @@ def cluster(root):
         for key, value in s3.credentials(os.environ, settings.s3).as_env().items():
             env.setenv(key, value)
         env.setenv("SPARK_LOCAL_IP", LOOPBACK)  # the in-process checker's Spark too
-        already = {s.name for s in stack.status(settings) if s.healthy}
+        already = stack.running(settings)
         with timed("stack up"):
             stack.up(settings)
         try:
