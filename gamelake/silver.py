@@ -328,13 +328,18 @@ def rescued_data(contract: Contract) -> Column:
     return F.when(F.col(_INSPECTED).getField("drift"), F.to_json(merged))
 
 
-def parse_family(bronze: DataFrame, contract: Contract) -> DataFrame:
-    """One family's bronze rows (with event_id), parsed into `_e`, with `_rules`/`_reasons`.
+def parse_family(bronze: DataFrame, contract: Contract, partitions: int | None = None) -> DataFrame:
+    """One family's bronze rows (with event_id), parsed into `_e`, with `_rules`/`_reasons`
+    (in `partitions` partitions when given).
 
     A row with an empty `_reasons` array satisfies its contract.
     """
     c = _parse_columns(contract)
-    rows = with_inspection(bronze.where(c.of_family), {contract.family: contract})
+    of_family = bronze.where(c.of_family)
+    if partitions is not None:
+        # Below the parse, so that its projections run in as many tasks.
+        of_family = of_family.coalesce(partitions)
+    rows = with_inspection(of_family, {contract.family: contract})
     # `_rules` first, in a projection of its own: `_reasons` then builds the messages of the
     # failing rows only, instead of evaluating every rule a second time on every row. The
     # record's variant is built in the next one, for the drifting rows only.

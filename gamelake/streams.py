@@ -159,13 +159,12 @@ def write_silver_batch(
         if not per_family:
             return {}  # a no-data batch (the watermark moving on): nothing to record
         # Each of the batch's ~30 jobs pays per task: a small batch is read as one partition.
-        wanted = -(-sum(per_family.values()) // ROWS_PER_PARTITION)
-        partitions = max(1, min(parallelism, wanted))
+        partitions = partitions_for(sum(per_family.values()), parallelism)
         batch = cached.coalesce(partitions)
         many = partitions > 1
         scope.enter_context(session_conf(batch.sparkSession, _handler_conf(partitions)))
-        present = [f for f in contracts if f in per_family]
-        parsed, counted = _parse_families(batch, {f: contracts[f] for f in present}, gate)
+        present = {f: per_family[f] for f in contracts if f in per_family}
+        parsed, counted = _parse_families(batch, present, contracts, gate, partitions)
         for p in parsed.values():
             scope.callback(release, p)
         parsed_at = time.monotonic()
@@ -245,6 +244,12 @@ def write_silver_batch(
 ROWS_PER_PARTITION = 50_000
 
 
+def partitions_for(rows: int, most: int) -> int:
+    """How many partitions the silver handler reads `rows` rows in: one per
+    ROWS_PER_PARTITION rows, at least one and at most `most`."""
+    return max(1, min(most, -(-rows // ROWS_PER_PARTITION)))
+
+
 def _handler_conf(partitions: int) -> dict[str, str]:
     """SQL conf of the silver handler's jobs once the batch is read in `partitions`.
 
@@ -309,11 +314,16 @@ VALID = "_valid"
 
 
 def _parse_families(
-    batch: DataFrame, contracts: Mapping[str, Contract], gate: SilverGate | None
+    batch: DataFrame,
+    per_family: Mapping[str, int],
+    contracts: Mapping[str, Contract],
+    gate: SilverGate | None,
+    partitions: int,
 ) -> tuple[dict[str, DataFrame], dict[str, Row]]:
-    """Per family of the batch: its `parse_family` rows (gated, a `local_checkpoint` the
-    caller releases) and a row with their valid-row count (VALID) and the gate's row-rule
-    and batch-metric aggregations.
+    """Per family of the batch (`per_family`: its rows in the batch): its `parse_family`
+    rows (gated, a `local_checkpoint` the caller releases, in partitions sized to the
+    family's rows, at most `partitions`) and a row with their valid-row count (VALID) and
+    the gate's row-rule and batch-metric aggregations.
 
     Each family is planned, checkpointed and counted in a thread of its own. Building a
     family's plan is the analysis of its rules' expressions, driver work of ~0.1-0.5 s per
@@ -325,7 +335,11 @@ def _parse_families(
 
     def parse(family: str) -> tuple[DataFrame, Row]:
         contract = contracts[family]
-        rows = parse_family(batch, contract)
+        # The parse's projections hold expressions Spark cannot compile into a whole stage
+        # (from_json, the lambdas), so each of its tasks generates their code anew: a family
+        # of a few thousand rows is one task, not one per partition of the batch
+        # (docs/hot-path.md, 2026-12-07).
+        rows = parse_family(batch, contract, partitions_for(per_family[family], partitions))
         extra: list[Column] = []
         if gate is not None:
             # Failed drop rules join the contract's reasons: to_silver/to_quarantine route them.
@@ -337,7 +351,7 @@ def _parse_families(
         return rows, rows.agg(_valid_count(), *extra).first()
 
     with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
-        done = dict(zip(contracts, pool.map(parse, contracts), strict=True))
+        done = dict(zip(per_family, pool.map(parse, per_family), strict=True))
     return {f: p for f, (p, _) in done.items()}, {f: row for f, (_, row) in done.items()}
 
 

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
+from gamelake import streams
 from gamelake.contracts import load_contracts
 from gamelake.conventions import table_path
-from gamelake.streams import write_silver_batch
+from gamelake.streams import partitions_for, write_silver_batch
 from tests.samples import EXAMPLES
 from tests.unit.test_silver import BRONZE, KAFKA_TS, all_contracts
 
@@ -57,6 +58,32 @@ def test_a_batch_lands_in_silver_and_quarantine_once(spark, contracts, tmp_path)
         assert count(spark, lake, "silver", family) == 1
     assert count(spark, lake, "ops", "quarantine") == 2
     assert count(spark, lake, "ops", "stream_progress") == len(written)
+
+
+def test_partitions_follow_the_rows_up_to_the_bound():
+    per = streams.ROWS_PER_PARTITION
+    assert [partitions_for(n, 4) for n in (0, 1, per, per + 1, 3 * per, 100 * per)] == [
+        1, 1, 1, 2, 3, 4,
+    ]  # fmt: skip
+    assert partitions_for(100 * per, 1) == 1
+
+
+def test_each_family_is_parsed_in_partitions_sized_to_its_own_rows(spark, contracts, monkeypatch):
+    # One row a task: the batch's two telemetry rows take both partitions, game_api's one row
+    # one, instead of one task per partition of the batch for every family.
+    monkeypatch.setattr(streams, "ROWS_PER_PARTITION", 1)
+    rows = batch(spark).repartition(2)
+    per_family = {"telemetry": 2, "game_api": 1}
+    parsed, counted = streams._parse_families(rows, per_family, contracts, None, 2)
+    try:
+        assert {f: p.rdd.getNumPartitions() for f, p in parsed.items()} == per_family
+        assert {f: p.count() for f, p in parsed.items()} == per_family
+        assert {f: row[streams.VALID] for f, row in counted.items()} == {
+            "telemetry": 1, "game_api": 1,
+        }  # fmt: skip
+    finally:
+        for p in parsed.values():
+            streams.release(p)
 
 
 def file_stats(lake, layer, table):
