@@ -161,7 +161,6 @@ def write_silver_batch(
         # Each of the batch's ~30 jobs pays per task: a small batch is read as one partition.
         partitions = partitions_for(sum(per_family.values()), parallelism)
         batch = cached.coalesce(partitions)
-        many = partitions > 1
         scope.enter_context(session_conf(batch.sparkSession, _handler_conf(partitions)))
         present = {f: per_family[f] for f in contracts if f in per_family}
         parsed, counted = _parse_families(batch, present, contracts, gate, partitions)
@@ -196,12 +195,14 @@ def write_silver_batch(
             to_quarantine(parsed[f]) for f in present if per_family[f] - valid_counts.get(f, 0)
         ]
         for family, tables in outputs.items():
+            # A family parsed in one partition writes a file per table partition as it is.
+            spread = partitions_for(per_family[family], partitions) > 1
             for table, out in tables.items():
                 contract = contracts[family]
                 properties = table_properties(table, contract, zorder)
                 writes.append(_TableWrite(
                     out, table_path(lake, "silver", table), partition_columns(table, contract),
-                    f"{app_id}.silver.{table}", many, properties,
+                    f"{app_id}.silver.{table}", spread, properties,
                 ))  # fmt: skip
             written[f"silver.{family}"] = valid_counts[family]
 
@@ -212,11 +213,12 @@ def write_silver_batch(
         if rejected:
             # A small batch writes every family's rejects as one file; the stamp, above the
             # coalesce, is one small stage to compile (see stamp_quarantine).
-            rows = functools.reduce(DataFrame.unionByName, rejected).coalesce(partitions)
+            spread = partitions_for(quarantined, partitions)
+            rows = functools.reduce(DataFrame.unionByName, rejected).coalesce(spread)
             writes.append(_TableWrite(
                 stamp_quarantine(rows),
                 table_path(lake, "ops", QUARANTINE_TABLE), QUARANTINE_PARTITION_BY,
-                f"{app_id}.ops.{QUARANTINE_TABLE}", many,
+                f"{app_id}.ops.{QUARANTINE_TABLE}", spread > 1,
                 stats_properties(QUARANTINE_STATS_COLUMNS),
             ))  # fmt: skip
         written[f"ops.{QUARANTINE_TABLE}"] = quarantined
