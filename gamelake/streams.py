@@ -151,10 +151,13 @@ def write_silver_batch(
     # partitions cost more in tasks and small files than the rows themselves.
     parallelism = int(batch.sparkSession.conf.get("spark.sql.shuffle.partitions"))
     with contextlib.ExitStack() as scope:
-        cached = batch.coalesce(parallelism).persist()
-        scope.callback(cached.unpersist)
-        # One job says which families the batch holds; absent ones cost nothing.
-        per_family = {r["family"]: r["count"] for r in cached.groupBy("family").count().collect()}
+        with session_conf(batch.sparkSession, _CACHE_CONF):
+            cached = batch.coalesce(parallelism).persist()
+            scope.callback(cached.unpersist)
+            # One job says which families the batch holds; absent ones cost nothing.
+            per_family = {
+                r["family"]: r["count"] for r in cached.groupBy("family").count().collect()
+            }
         read_at = time.monotonic()
         if not per_family:
             return {}  # a no-data batch (the watermark moving on): nothing to record
@@ -241,6 +244,11 @@ def write_silver_batch(
         )  # fmt: skip
         return written
 
+
+# The batch's cache lives for one micro-batch, and most of it is the payload, a binary column
+# no compression scheme of Spark's cache applies to: judging every column's schemes as the
+# cache is built cost more than it saved (docs/hot-path.md, 2026-12-07).
+_CACHE_CONF = {"spark.sql.inMemoryColumnarStorage.compressed": "false"}
 
 # Rows a task of the silver handler takes before a batch is split across more partitions.
 ROWS_PER_PARTITION = 50_000
