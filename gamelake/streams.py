@@ -165,8 +165,10 @@ def write_silver_batch(
         partitions = partitions_for(sum(per_family.values()), parallelism)
         batch = cached.coalesce(partitions)
         scope.enter_context(session_conf(batch.sparkSession, _handler_conf(partitions)))
-        present = {f: per_family[f] for f in contracts if f in per_family}
-        parsed, counted = _parse_families(batch, present, contracts, gate, partitions)
+        present = [f for f in contracts if f in per_family]
+        # Each family in partitions sized to its own rows (see _parse_families).
+        family_partitions = {f: partitions_for(per_family[f], partitions) for f in present}
+        parsed, counted = _parse_families(batch, family_partitions, contracts, gate)
         for p in parsed.values():
             scope.callback(release, p)
         parsed_at = time.monotonic()
@@ -199,7 +201,7 @@ def write_silver_batch(
         ]
         for family, tables in outputs.items():
             # A family parsed in one partition writes a file per table partition as it is.
-            spread = partitions_for(per_family[family], partitions) > 1
+            spread = family_partitions[family] > 1
             for table, out in tables.items():
                 contract = contracts[family]
                 properties = table_properties(table, contract, zorder)
@@ -216,12 +218,12 @@ def write_silver_batch(
         if rejected:
             # A small batch writes every family's rejects as one file; the stamp, above the
             # coalesce, is one small stage to compile (see stamp_quarantine).
-            spread = partitions_for(quarantined, partitions)
-            rows = functools.reduce(DataFrame.unionByName, rejected).coalesce(spread)
+            reject_partitions = partitions_for(quarantined, partitions)
+            rows = functools.reduce(DataFrame.unionByName, rejected).coalesce(reject_partitions)
             writes.append(_TableWrite(
                 stamp_quarantine(rows),
                 table_path(lake, "ops", QUARANTINE_TABLE), QUARANTINE_PARTITION_BY,
-                f"{app_id}.ops.{QUARANTINE_TABLE}", spread > 1,
+                f"{app_id}.ops.{QUARANTINE_TABLE}", reject_partitions > 1,
                 stats_properties(QUARANTINE_STATS_COLUMNS),
             ))  # fmt: skip
         written[f"ops.{QUARANTINE_TABLE}"] = quarantined
@@ -325,15 +327,13 @@ VALID = "_valid"
 
 def _parse_families(
     batch: DataFrame,
-    per_family: Mapping[str, int],
+    family_partitions: Mapping[str, int],
     contracts: Mapping[str, Contract],
     gate: SilverGate | None,
-    partitions: int,
 ) -> tuple[dict[str, DataFrame], dict[str, Row]]:
-    """Per family of the batch (`per_family`: its rows in the batch): its `parse_family`
-    rows (gated, a `local_checkpoint` the caller releases, in partitions sized to the
-    family's rows, at most `partitions`) and a row with their valid-row count (VALID) and
-    the gate's row-rule and batch-metric aggregations.
+    """Per family of the batch (`family_partitions`: the partitions to parse it in): its
+    `parse_family` rows (gated, a `local_checkpoint` the caller releases) and a row with
+    their valid-row count (VALID) and the gate's row-rule and batch-metric aggregations.
 
     Each family is planned, checkpointed and counted in a thread of its own. Building a
     family's plan is the analysis of its rules' expressions, driver work of ~0.1-0.5 s per
@@ -349,7 +349,7 @@ def _parse_families(
         # (from_json, the lambdas), so each of its tasks generates their code anew: a family
         # of a few thousand rows is one task, not one per partition of the batch
         # (docs/hot-path.md, 2026-12-07).
-        rows = parse_family(batch, contract, partitions_for(per_family[family], partitions))
+        rows = parse_family(batch, contract, family_partitions[family])
         extra: list[Column] = []
         if gate is not None:
             # Failed drop rules join the contract's reasons: to_silver/to_quarantine route them.
@@ -361,7 +361,7 @@ def _parse_families(
         return rows, rows.agg(_valid_count(), *extra).first()
 
     with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
-        done = dict(zip(per_family, pool.map(parse, per_family), strict=True))
+        done = dict(zip(family_partitions, pool.map(parse, family_partitions), strict=True))
     return {f: p for f, (p, _) in done.items()}, {f: row for f, (_, row) in done.items()}
 
 

@@ -74,7 +74,8 @@ def test_each_family_is_parsed_in_partitions_sized_to_its_own_rows(spark, contra
     monkeypatch.setattr(streams, "ROWS_PER_PARTITION", 1)
     rows = batch(spark).repartition(2)
     per_family = {"telemetry": 2, "game_api": 1}
-    parsed, counted = streams._parse_families(rows, per_family, contracts, None, 2)
+    family_partitions = {f: partitions_for(n, 2) for f, n in per_family.items()}
+    parsed, counted = streams._parse_families(rows, family_partitions, contracts, None)
     try:
         assert {f: p.rdd.getNumPartitions() for f, p in parsed.items()} == per_family
         assert {f: p.count() for f, p in parsed.items()} == per_family
